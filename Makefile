@@ -1,0 +1,27 @@
+# The project's commands. `make test` is the test command CI runs.
+SHELL := /bin/bash
+GO ?= go
+
+.PHONY: test run build tools vet fmt
+
+## test: install Azurite if missing, then run every test (each test binary
+## starts its own Azurite unless AZURITE_CONNECTION_STRING names one).
+test: tools
+	$(GO) test -count=1 -timeout 15m ./...
+
+## run: the whole local product on its embedded defaults.
+run: tools
+	scripts/run-local.sh
+
+## build: the handler binary for this machine.
+build:
+	$(GO) build -o bin/handler .
+
+tools:
+	scripts/azurite.sh install
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -l -w $$(git ls-files '*.go')

@@ -1,0 +1,44 @@
+// Package functions holds one handler per Azure Function of the app and the
+// routes that map the host's invocations to them. Each function's
+// function.json lives in the folder of the same name beside this package.
+//
+// Handlers receive the host's invocation envelope, decoded by
+// shared/funchost, do their work through the domain (shared/access) and the
+// ports in Deps, and answer with the host's response shape. Two functions
+// decide what an error means: queueStatus for queue and timer functions
+// (complete, or fail so the host redelivers) and problem for HTTP functions.
+package functions
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/config"
+)
+
+// Store is what the functions need from Table Storage.
+type Store interface {
+	access.GrantStore
+}
+
+// Deps are the functions' dependencies, built once by the handler's run.
+type Deps struct {
+	Config    config.Config
+	Store     Store
+	Directory access.Directory
+	Publisher access.Publisher
+	Notifier  access.Notifier
+	Logger    *slog.Logger
+	// Now is the clock; tests and local runs may move it.
+	Now func() time.Time
+}
+
+func (d Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (d Deps) policy() access.Policy { return d.Config.Policy() }

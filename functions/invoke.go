@@ -1,0 +1,260 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
+)
+
+// Size limits. An HTTP function's body is refused over 256 KiB (413); the
+// envelope around it is JSON with the body as a string, so it may be larger.
+const (
+	maxHTTPBody      = 256 << 10
+	maxEnvelope      = 2 << 20
+	maxRejectedBytes = 900 << 10 // what the Rejected table keeps of one message
+)
+
+// Outcomes of a queue message, as logged and kept in the ledger.
+const (
+	outcomeProcessed = "processed"
+	outcomeDuplicate = "duplicate"
+	outcomeStale     = "stale"
+	outcomeRejected  = "rejected"
+	outcomeRefused   = "refused"
+)
+
+// call is one invocation: its logger carries the invocation id and
+// function name, and handlers add lines to logs for the host.
+type call struct {
+	d      Deps
+	name   string
+	id     string
+	log    *slog.Logger
+	logs   []string
+	start  time.Time
+	status int
+}
+
+func (c *call) logf(format string, args ...any) {
+	c.logs = append(c.logs, fmt.Sprintf(format, args...))
+}
+
+func newCall(d Deps, name string, r *http.Request) *call {
+	id := r.Header.Get(funchost.InvocationIDHeader)
+	logger := d.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	return &call{d: d, name: name, id: id, start: time.Now(),
+		log: logger.With("function", name, "invocationId", id)}
+}
+
+// readEnvelope reads the raw invocation so that a message that cannot be
+// decoded can still be kept whole.
+func readEnvelope(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxEnvelope+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxEnvelope {
+		return b[:maxEnvelope], funchost.ErrTooLarge
+	}
+	return b, nil
+}
+
+// queueHandler processes one decoded queue message and returns its outcome.
+type queueHandler func(ctx context.Context, c *call, msg funchost.QueueMessage) (string, error)
+
+// queueFunction decodes a Service Bus invocation, runs h, and answers the
+// host: 200 when the message is done with (processed, duplicate, stale,
+// refused, or rejected and kept in Rejected), non-2xx when it must be
+// redelivered.
+func queueFunction(d Deps, name string, h queueHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := newCall(d, name, r)
+		ctx := r.Context()
+		raw, err := readEnvelope(r)
+		var msg funchost.QueueMessage
+		if err == nil {
+			var inv funchost.Invocation
+			inv, err = funchost.Decode(bytes.NewReader(raw), maxEnvelope)
+			if err == nil {
+				msg, err = inv.Queue("msg")
+			}
+		}
+		if err != nil {
+			// The envelope itself is unreadable: keep all of it.
+			c.finishQueue(ctx, w, "", raw, access.WrapKind(access.KindInvalid, err, "decode invocation"))
+			return
+		}
+		c.log = c.log.With("messageId", msg.ID, "deliveryCount", msg.DeliveryCount)
+		outcome, err := h(ctx, c, msg)
+		if err != nil {
+			c.finishQueue(ctx, w, msg.ID, msg.Body, err)
+			return
+		}
+		c.logf("%s: %s", msg.ID, outcome)
+		c.log.Info("invocation done", "outcome", outcome, "ms", time.Since(c.start).Milliseconds())
+		_ = funchost.WriteOutcome(w, http.StatusOK, c.logs)
+	})
+}
+
+// finishQueue answers a failed queue invocation: bad input is kept whole in
+// Rejected and completed; anything else fails the invocation so that the
+// message is redelivered (and dead-lettered after maxDeliveryCount).
+func (c *call) finishQueue(ctx context.Context, w http.ResponseWriter, messageID string, body []byte, err error) {
+	status := queueStatus(err)
+	if status == http.StatusOK {
+		if rerr := c.reject(ctx, messageID, body, err); rerr != nil {
+			err = rerr
+			status = http.StatusServiceUnavailable
+		} else {
+			c.logf("%s: rejected: %v", messageID, err)
+			c.log.Warn("message rejected", "outcome", outcomeRejected, "reason", err.Error(), "ms", time.Since(c.start).Milliseconds())
+			_ = funchost.WriteOutcome(w, http.StatusOK, c.logs)
+			return
+		}
+	}
+	c.logf("%s: failed, will be retried: %v", messageID, err)
+	c.log.Error("invocation failed", "status", status, "kind", access.KindOf(err).String(), "err", err.Error(),
+		"ms", time.Since(c.start).Milliseconds())
+	_ = funchost.WriteOutcome(w, status, c.logs)
+}
+
+func (c *call) reject(ctx context.Context, messageID string, body []byte, reason error) error {
+	if c.d.Store == nil {
+		return errors.New("no store to keep the rejected message")
+	}
+	if len(body) > maxRejectedBytes {
+		body = body[:maxRejectedBytes]
+	}
+	return c.d.Store.Reject(ctx, access.Rejected{
+		Source: c.name, MessageID: messageID, ReceivedAt: c.d.now(), Reason: reason.Error(), Body: body,
+	})
+}
+
+// queueStatus is the one place that decides what an error means to the
+// host for a queue or timer function. 200 means "done with it": only bad
+// input that no retry can fix. Everything else asks for a redelivery.
+func queueStatus(err error) int {
+	var ni errNotImplemented
+	if errors.As(err, &ni) {
+		return http.StatusNotImplemented
+	}
+	switch access.KindOf(err) {
+	case access.KindInvalid, access.KindRefused, access.KindNotFound:
+		return http.StatusOK
+	case access.KindTransient, access.KindConflict:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// timerHandler runs one timer invocation.
+type timerHandler func(ctx context.Context, c *call, t funchost.TimerInfo) error
+
+func timerFunction(d Deps, name string, h timerHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := newCall(d, name, r)
+		inv, err := funchost.DecodeRequest(r, maxEnvelope)
+		var t funchost.TimerInfo
+		if err == nil {
+			t, err = inv.Timer("timer")
+		}
+		if err == nil {
+			err = h(r.Context(), c, t)
+		}
+		status := http.StatusOK
+		if err != nil {
+			status = http.StatusInternalServerError
+			if k := access.KindOf(err); k == access.KindTransient || k == access.KindConflict {
+				status = http.StatusServiceUnavailable
+			}
+			c.logf("failed: %v", err)
+			c.log.Error("invocation failed", "status", status, "err", err.Error(), "ms", time.Since(c.start).Milliseconds())
+		} else {
+			c.log.Info("invocation done", "ms", time.Since(c.start).Milliseconds())
+		}
+		_ = funchost.WriteOutcome(w, status, c.logs)
+	})
+}
+
+// httpHandler answers one HTTP trigger.
+type httpHandler func(ctx context.Context, c *call, req funchost.HTTPRequest) (funchost.HTTPResponse, error)
+
+// httpFunction decodes an HTTP trigger invocation (without request
+// forwarding), runs h, and answers through Outputs.res; errors become
+// problem responses.
+func httpFunction(d Deps, name string, h httpHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := newCall(d, name, r)
+		inv, err := funchost.DecodeRequest(r, maxEnvelope)
+		var req funchost.HTTPRequest
+		if err == nil {
+			req, err = inv.HTTP("req")
+		}
+		var res funchost.HTTPResponse
+		switch {
+		case errors.Is(err, funchost.ErrTooLarge) || (err == nil && len(req.Body) > maxHTTPBody):
+			res = funchost.Problem(http.StatusRequestEntityTooLarge, "Body too large",
+				fmt.Sprintf("the request body is limited to %d KiB", maxHTTPBody>>10), nil)
+		case err != nil:
+			res = funchost.Problem(http.StatusBadRequest, "Malformed invocation", err.Error(), nil)
+		default:
+			res, err = h(r.Context(), c, req)
+			if err != nil {
+				res = problem(err)
+			}
+		}
+		level := slog.LevelInfo
+		if err != nil {
+			level = slog.LevelWarn
+			if res.StatusCode >= 500 {
+				level = slog.LevelError
+			}
+		}
+		c.log.Log(r.Context(), level, "invocation done", "status", res.StatusCode, "ms", time.Since(c.start).Milliseconds(),
+			"err", errString(err))
+		_ = funchost.WriteHTTP(w, res, c.logs)
+	})
+}
+
+// problem is the one place that maps an error to an HTTP problem response.
+// Internal errors say nothing of their cause to the caller; it is logged.
+func problem(err error) funchost.HTTPResponse {
+	var e *access.Error
+	detail := err.Error()
+	if errors.As(err, &e) && e.Msg != "" {
+		detail = e.Msg
+	}
+	switch access.KindOf(err) {
+	case access.KindInvalid:
+		return funchost.Problem(http.StatusBadRequest, "Invalid request", detail, access.FieldsOf(err))
+	case access.KindUnauthorized:
+		return funchost.Problem(http.StatusUnauthorized, "Unauthorized", detail, nil)
+	case access.KindNotFound:
+		return funchost.Problem(http.StatusNotFound, "Not found", detail, nil)
+	case access.KindConflict:
+		return funchost.Problem(http.StatusConflict, "Conflict", detail, nil)
+	case access.KindRefused:
+		return funchost.Problem(http.StatusUnprocessableEntity, "Refused by policy", detail, nil)
+	case access.KindTransient:
+		return funchost.Problem(http.StatusServiceUnavailable, "Temporarily unavailable", "a dependency is unavailable; retry later", nil)
+	}
+	return funchost.Problem(http.StatusInternalServerError, "Internal error", "the request could not be completed", nil)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

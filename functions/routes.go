@@ -1,0 +1,39 @@
+package functions
+
+import (
+	"net/http"
+)
+
+// Function names: each is a folder holding its function.json, and the path
+// the host POSTs the function's invocations to.
+const (
+	FnInvitationSent       = "invitation-sent"
+	FnGDAPApproved         = "gdap-approved"
+	FnGrantExpiring        = "grant-expiring"
+	FnExpirySweep          = "expiry-sweep"
+	FnTicketWebhook        = "ticket-webhook"
+	FnPartnerCenterWebhook = "partner-center-webhook"
+	FnGrants               = "grants"
+	FnAdvisor              = "advisor"
+)
+
+// Routes maps every function of the app to its handler. The host probes
+// GET / until the handler answers, then sends each invocation as
+// POST /<function name>.
+func Routes(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	})
+
+	mux.Handle("POST /"+FnInvitationSent, queueFunction(d, FnInvitationSent, notImplementedQueue(4)))
+	mux.Handle("POST /"+FnGDAPApproved, queueFunction(d, FnGDAPApproved, notImplementedQueue(4)))
+	mux.Handle("POST /"+FnGrantExpiring, queueFunction(d, FnGrantExpiring, notImplementedQueue(4)))
+	mux.Handle("POST /"+FnExpirySweep, timerFunction(d, FnExpirySweep, notImplementedTimer(5)))
+
+	mux.Handle("POST /"+FnTicketWebhook, httpFunction(d, FnTicketWebhook, notImplementedHTTP(5)))
+	mux.Handle("POST /"+FnPartnerCenterWebhook, httpFunction(d, FnPartnerCenterWebhook, notImplementedHTTP(5)))
+	mux.Handle("POST /"+FnGrants, httpFunction(d, FnGrants, notImplementedHTTP(5)))
+	mux.Handle("POST /"+FnAdvisor, httpFunction(d, FnAdvisor, notImplementedHTTP(5)))
+	return mux
+}

@@ -1,0 +1,202 @@
+package access
+
+import (
+	"strings"
+	"time"
+)
+
+// Method is one of the three ways a partner gets access.
+type Method string
+
+// The access methods of Microsoft's guide.
+const (
+	GDAP       Method = "gdap"
+	B2B        Method = "b2b"
+	Lighthouse Method = "lighthouse"
+)
+
+// Methods lists every method, in the order the guide recommends them.
+var Methods = []Method{GDAP, B2B, Lighthouse}
+
+// ParseMethod accepts a method name in any case.
+func ParseMethod(s string) (Method, bool) {
+	m := Method(strings.ToLower(strings.TrimSpace(s)))
+	switch m {
+	case GDAP, B2B, Lighthouse:
+		return m, true
+	}
+	return "", false
+}
+
+// Status is where a grant is in its lifecycle.
+type Status string
+
+// Grant statuses. Expired, Revoked and Refused are final.
+const (
+	StatusNew       Status = ""          // not recorded yet
+	StatusRequested Status = "requested" // asked for; nothing granted yet
+	StatusPending   Status = "pending"   // waiting for the customer (GDAP approval, Lighthouse deployment, guest redemption)
+	StatusActive    Status = "active"    // access is in place until ExpiresAt
+	StatusExpired   Status = "expired"   // ended by time
+	StatusRevoked   Status = "revoked"   // ended on request
+	StatusRefused   Status = "refused"   // outside policy: nothing was granted
+)
+
+// Final reports whether no further transition is possible.
+func (s Status) Final() bool {
+	return s == StatusExpired || s == StatusRevoked || s == StatusRefused
+}
+
+// Ticket identifies the ticket that asked for a grant.
+type Ticket struct {
+	System string `json:"system"`
+	ID     string `json:"id"`
+}
+
+// String renders the ticket as "system ID" for messages and audit lines.
+func (t Ticket) String() string {
+	switch {
+	case t.System == "" && t.ID == "":
+		return ""
+	case t.System == "":
+		return t.ID
+	}
+	return t.System + " " + t.ID
+}
+
+// Grant is one partner's access to one customer's Security Copilot through
+// one method. Its ID is "b2b:<guest user id>", "gdap:<relationship id>" or
+// "lighthouse:<subscription id>"; a request not yet resolved to a principal
+// uses "<method>:pending:<delivery id>".
+type Grant struct {
+	ID               string
+	CustomerTenantID string
+	PartnerTenantID  string
+	Method           Method
+	Status           Status
+	Roles            []string // directory role template ids (Azure role definition ids for Lighthouse)
+	PrincipalID      string   // guest user id, partner security group id, or partner principal
+	ExpiresAt        time.Time
+	AutoExtend       string // ISO 8601 duration: "P180D" or "PT0S"
+	CapacityPlan     string // whose SCUs are used: "customer" or "partner"
+	Ticket           Ticket
+	NoticesSent      []int // notice stages (days before expiry) already sent
+	PartnerContacts  []string
+	CustomerContacts []string
+	InviteeEmail     string // B2B
+	Reason           string // why the grant was refused, revoked or expired
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// GrantID builds a grant id from its method and the principal-side key.
+func GrantID(m Method, key string) string { return string(m) + ":" + key }
+
+// SplitGrantID returns the method and key of a grant id.
+func SplitGrantID(id string) (Method, string, bool) {
+	i := strings.IndexByte(id, ':')
+	if i <= 0 || i == len(id)-1 {
+		return "", "", false
+	}
+	m, ok := ParseMethod(id[:i])
+	if !ok || strings.ToLower(id[:i]) != id[:i] {
+		return "", "", false
+	}
+	return m, id[i+1:], true
+}
+
+// NoticeSent reports whether the notice of stage days was already sent.
+func (g Grant) NoticeSent(days int) bool {
+	for _, d := range g.NoticesSent {
+		if d == days {
+			return true
+		}
+	}
+	return false
+}
+
+// CapacityPlanOf says whose Security Copilot capacity (SCUs) a method uses.
+func CapacityPlanOf(m Method) string {
+	if f, ok := MethodFactsOf(m); ok {
+		return f.CapacityPlan
+	}
+	return ""
+}
+
+// AuditEntry is one line of a grant's audit trail.
+type AuditEntry struct {
+	At      time.Time `json:"at"`
+	Action  string    `json:"action"`
+	Detail  string    `json:"detail"`
+	Actor   string    `json:"-"` // who caused it: a ticket, Partner Center, the sweep
+	EventID string    `json:"-"`
+}
+
+// Audience is who a notification is for.
+type Audience string
+
+// Audiences of notifications.
+const (
+	AudiencePartner  Audience = "partner"
+	AudienceCustomer Audience = "customer"
+	AudienceTicket   Audience = "ticket"
+)
+
+// Channel is how a notification travels.
+type Channel string
+
+// Notification channels.
+const (
+	ChannelMail   Channel = "mail"   // Graph sendMail
+	ChannelTeams  Channel = "teams"  // Adaptive Card to a Teams Workflows webhook
+	ChannelTicket Channel = "ticket" // signed comment to the ticketing system
+)
+
+// Notification is one message to one audience through one channel. It is
+// rendered when the decision is taken and kept in the outbox until sent.
+type Notification struct {
+	ID               string // unique within the customer: "<event id>/<n>"
+	CustomerTenantID string
+	GrantID          string
+	EventID          string
+	Audience         Audience
+	Channel          Channel
+	To               []string // mail recipients; empty for teams and ticket
+	Ticket           Ticket   // for the ticket channel
+	Subject          string
+	Text             string            // plain text body: what changed and what the reader must do
+	Facts            map[string]string // short key/value pairs (customer, roles, until)
+	Link             string            // the action link, if any (tenant switch, approval page)
+	Sent             bool
+	SentAt           time.Time
+}
+
+// Change is one state change of a grant, written as one transaction: the
+// grant (inserted when Version is empty, else replaced If-Match Version),
+// its audit rows, the processed-event ledger row (when EventID is set) and
+// the outbox rows.
+type Change struct {
+	Grant   Grant
+	Version string // ETag the grant was read at; "" for a new grant
+	EventID string // message or delivery id; "" when no ledger row is wanted
+	Outcome string // what the ledger records for EventID ("processed", "refused", ...)
+	Audit   []AuditEntry
+	Outbox  []Notification
+}
+
+// LedgerEntry records that an event was applied, and how.
+type LedgerEntry struct {
+	EventID string
+	GrantID string
+	Outcome string
+	At      time.Time
+}
+
+// Rejected is a message no retry can fix, kept whole with its reason.
+type Rejected struct {
+	Source     string // function name
+	MessageID  string
+	ReceivedAt time.Time
+	Reason     string
+	Body       []byte // the whole message as received
+}

@@ -1,0 +1,127 @@
+package config
+
+import (
+	"context"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func base() map[string]string {
+	return map[string]string{
+		"TABLES_CONNECTION_STRING":       "UseDevelopmentStorage=true",
+		"LOCAL_QUEUES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+		"GRAPH_BASE_URL":                 "http://127.0.0.1:8090/v1.0",
+		"GRAPH_AUTH":                     "none",
+		"PARTNER_TENANT_ID":              "11112222-3333-4444-5555-666677778888",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(context.Background(), env(base()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.B2BDefaultDays != 90 || c.B2BMaxDays != 365 || c.ExpirySweepSchedule != "0 0 * * * *" {
+		t.Errorf("defaults: got port %d, b2b %d/%d, schedule %q", c.Port, c.B2BDefaultDays, c.B2BMaxDays, c.ExpirySweepSchedule)
+	}
+	if !reflect.DeepEqual(c.NoticeDays, []int{30, 7, 1}) {
+		t.Errorf("NoticeDays: got %v, want [30 7 1]", c.NoticeDays)
+	}
+	if !reflect.DeepEqual(c.AllowedRoles, []string{access.SecurityReaderID, access.SecurityOperatorID}) {
+		t.Errorf("AllowedRoles: got %v", c.AllowedRoles)
+	}
+	if got := c.CertHosts(); !reflect.DeepEqual(got, []string{DefaultCertHosts}) {
+		t.Errorf("CertHosts: got %v", got)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	m := base()
+	m["FUNCTIONS_CUSTOMHANDLER_PORT"] = "0"
+	m["ALLOWED_ROLES"] = "Security Reader, 194ae4cb-b126-40b2-bd5b-6091b380977d"
+	m["NOTICE_DAYS"] = "14,3"
+	m["PARTNER_CENTER_CERT_HOSTS"] = "http://127.0.0.1:8123, https://example.test/"
+	c, err := Load(context.Background(), env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 0 || !reflect.DeepEqual(c.NoticeDays, []int{14, 3}) {
+		t.Errorf("got port %d notice %v", c.Port, c.NoticeDays)
+	}
+	if !reflect.DeepEqual(c.AllowedRoles, []string{access.SecurityAdministratorID, access.SecurityReaderID}) {
+		t.Errorf("AllowedRoles: got %v", c.AllowedRoles)
+	}
+	if got := c.CertHosts(); !reflect.DeepEqual(got, []string{"http://127.0.0.1:8123", "https://example.test"}) {
+		t.Errorf("CertHosts: got %v", got)
+	}
+}
+
+// TestLoadRefuses checks that each bad setting stops start-up with an error
+// naming the variable.
+func TestLoadRefuses(t *testing.T) {
+	cases := []struct {
+		name     string
+		set      map[string]string
+		unset    []string
+		variable string
+	}{
+		{"no tables", nil, []string{"TABLES_CONNECTION_STRING"}, "TABLES_CONNECTION_STRING"},
+		{"both tables", map[string]string{"TABLES_SERVICE_URL": "https://a.table.core.windows.net"}, nil, "TABLES_SERVICE_URL"},
+		{"no queues", nil, []string{"LOCAL_QUEUES_CONNECTION_STRING"}, "SERVICEBUS_NAMESPACE"},
+		{"two queues", map[string]string{"SERVICEBUS_NAMESPACE": "x.servicebus.windows.net"}, nil, "SERVICEBUS_NAMESPACE"},
+		{"port not a number", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "http"}, nil, "FUNCTIONS_CUSTOMHANDLER_PORT"},
+		{"port out of range", map[string]string{"FUNCTIONS_CUSTOMHANDLER_PORT": "70000"}, nil, "FUNCTIONS_CUSTOMHANDLER_PORT"},
+		{"none against real graph", map[string]string{"GRAPH_BASE_URL": DefaultGraphBaseURL}, nil, "GRAPH_AUTH"},
+		{"none with default graph", nil, []string{"GRAPH_BASE_URL"}, "GRAPH_AUTH"},
+		{"unknown auth", map[string]string{"GRAPH_AUTH": "password"}, nil, "GRAPH_AUTH"},
+		{"secret auth without secret", map[string]string{"GRAPH_AUTH": "clientsecret", "APP_CLIENT_ID": "x"}, nil, "APP_CLIENT_SECRET"},
+		{"certificate without path", map[string]string{"GRAPH_AUTH": "certificate", "APP_CLIENT_ID": "x"}, nil, "APP_CERTIFICATE_PATH"},
+		{"managed identity without app", map[string]string{"GRAPH_AUTH": "managedidentity"}, nil, "APP_CLIENT_ID"},
+		{"no partner tenant", nil, []string{"PARTNER_TENANT_ID"}, "PARTNER_TENANT_ID"},
+		{"partner tenant not a guid", map[string]string{"PARTNER_TENANT_ID": "fabrikam"}, nil, "PARTNER_TENANT_ID"},
+		{"global admin allowed", map[string]string{"ALLOWED_ROLES": "Security Reader,Global Administrator"}, nil, "ALLOWED_ROLES"},
+		{"unknown role", map[string]string{"ALLOWED_ROLES": "Janitor"}, nil, "ALLOWED_ROLES"},
+		{"notice not a number", map[string]string{"NOTICE_DAYS": "30,soon"}, nil, "NOTICE_DAYS"},
+		{"notice twice", map[string]string{"NOTICE_DAYS": "7,7"}, nil, "NOTICE_DAYS"},
+		{"default over max", map[string]string{"B2B_DEFAULT_DAYS": "400"}, nil, "B2B_DEFAULT_DAYS"},
+		{"five-field cron", map[string]string{"EXPIRY_SWEEP_SCHEDULE": "0 * * * *"}, nil, "EXPIRY_SWEEP_SCHEDULE"},
+		{"callback without secret", map[string]string{"TICKET_CALLBACK_URL": "https://tickets.example/cb"}, nil, "TICKET_WEBHOOK_SECRET"},
+		{"cert host not a url", map[string]string{"PARTNER_CENTER_CERT_HOSTS": "3psostorageacct"}, nil, "PARTNER_CENTER_CERT_HOSTS"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := base()
+			for k, v := range tc.set {
+				m[k] = v
+			}
+			for _, k := range tc.unset {
+				delete(m, k)
+			}
+			_, err := Load(context.Background(), env(m))
+			if err == nil || !strings.Contains(err.Error(), tc.variable) {
+				t.Fatalf("got %v, want an error naming %s", err, tc.variable)
+			}
+		})
+	}
+}
+
+func TestSecretsListed(t *testing.T) {
+	m := base()
+	m["TICKET_WEBHOOK_SECRET"] = "hmac-secret-value"
+	m["TABLES_CONNECTION_STRING"] = "DefaultEndpointsProtocol=http;AccountName=a;AccountKey=c2VjcmV0;TableEndpoint=http://127.0.0.1:1/a;"
+	c, err := Load(context.Background(), env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(c.Secrets(), " ")
+	if !strings.Contains(got, "hmac-secret-value") || !strings.Contains(got, "c2VjcmV0") {
+		t.Fatalf("Secrets: got %q, want the HMAC secret and the account key", got)
+	}
+}
