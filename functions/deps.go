@@ -10,6 +10,7 @@
 package functions
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -20,6 +21,16 @@ import (
 // Store is what the functions need from Table Storage.
 type Store interface {
 	access.GrantStore
+	// SetDue records that an action of a grant is due (idempotent).
+	SetDue(ctx context.Context, d access.DueEntry) error
+	// DeleteDue forgets a due action; one already gone is no error.
+	DeleteDue(ctx context.Context, d access.DueEntry) error
+	// Claim takes an outbox row for sending until `until`; false if it is
+	// sent, or claimed by another sender whose claim has not lapsed.
+	Claim(ctx context.Context, n access.Notification, until time.Time) (bool, error)
+	// MarkAllSent records several notifications of one customer as sent,
+	// in one transaction.
+	MarkAllSent(ctx context.Context, ns []access.Notification) error
 }
 
 // Deps are the functions' dependencies, built once by the handler's run.
@@ -42,3 +53,11 @@ func (d Deps) now() time.Time {
 }
 
 func (d Deps) policy() access.Policy { return d.Config.Policy() }
+
+func (d Deps) channels() access.Channels {
+	return access.Channels{
+		Mail:   d.Config.NotifyMailFrom != "",
+		Teams:  d.Config.NotifyTeamsWebhookURL != "",
+		Ticket: d.Config.TicketCallbackURL != "",
+	}
+}

@@ -26,14 +26,14 @@ func Routes(d Deps) http.Handler {
 		w.WriteHeader(http.StatusOK)
 	})
 
-	mux.Handle("POST /"+FnInvitationSent, queueFunction(d, FnInvitationSent, notImplementedQueue(4)))
-	mux.Handle("POST /"+FnGDAPApproved, queueFunction(d, FnGDAPApproved, notImplementedQueue(4)))
-	mux.Handle("POST /"+FnGrantExpiring, queueFunction(d, FnGrantExpiring, notImplementedQueue(4)))
+	mux.Handle("POST /"+FnInvitationSent, queueFunction(d, FnInvitationSent, d.invitationSent))
+	mux.Handle("POST /"+FnGDAPApproved, queueFunction(d, FnGDAPApproved, d.gdapApproved))
+	mux.Handle("POST /"+FnGrantExpiring, queueFunction(d, FnGrantExpiring, d.grantExpiring))
 	mux.Handle("POST /"+FnExpirySweep, timerFunction(d, FnExpirySweep, notImplementedTimer(5)))
 
 	mux.Handle("POST /"+FnTicketWebhook, httpFunction(d, FnTicketWebhook, notImplementedHTTP(5)))
 	mux.Handle("POST /"+FnPartnerCenterWebhook, httpFunction(d, FnPartnerCenterWebhook, notImplementedHTTP(5)))
 	mux.Handle("POST /"+FnGrants, httpFunction(d, FnGrants, notImplementedHTTP(5)))
-	mux.Handle("POST /"+FnAdvisor, httpFunction(d, FnAdvisor, notImplementedHTTP(5)))
+	mux.Handle("POST /"+FnAdvisor, httpFunction(d, FnAdvisor, d.advisor))
 	return mux
 }

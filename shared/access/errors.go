@@ -17,13 +17,13 @@ type Kind int
 // The error vocabulary. Adapters translate their SDK's errors into these at
 // the boundary.
 const (
-	KindInternal  Kind = iota // a bug or an unclassified failure: retry may or may not help
-	KindInvalid               // bad input: no retry can fix it
-	KindNotFound              // the thing does not exist
-	KindConflict              // a concurrent change or a state that forbids the request
-	KindRefused               // refused by policy (roles, durations, Global Administrator)
-	KindTransient             // storage or Graph unavailable, throttled: try again later
-	KindUnauthorized          // missing or bad credentials, signature, or consent
+	KindInternal     Kind = iota // a bug or an unclassified failure: retry may or may not help
+	KindInvalid                  // bad input: no retry can fix it
+	KindNotFound                 // the thing does not exist
+	KindConflict                 // a concurrent change or a state that forbids the request
+	KindRefused                  // refused by policy (roles, durations, Global Administrator)
+	KindTransient                // storage or Graph unavailable, throttled: try again later
+	KindUnauthorized             // missing or bad credentials, signature, or consent
 )
 
 func (k Kind) String() string {

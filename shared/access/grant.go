@@ -150,6 +150,10 @@ const (
 	ChannelMail   Channel = "mail"   // Graph sendMail
 	ChannelTeams  Channel = "teams"  // Adaptive Card to a Teams Workflows webhook
 	ChannelTicket Channel = "ticket" // signed comment to the ticketing system
+	// ChannelSchedule is not a message to a person: the row stands for
+	// "publish the grant's scheduled grant-expiring messages", so that the
+	// outbox's once-only sending covers the schedule too.
+	ChannelSchedule Channel = "schedule"
 )
 
 // Notification is one message to one audience through one channel. It is
@@ -169,6 +173,24 @@ type Notification struct {
 	Link             string            // the action link, if any (tenant switch, approval page)
 	Sent             bool
 	SentAt           time.Time
+	// ClaimedUntil is when the invocation that is sending this notification
+	// gives up its claim; until then no other delivery of the same event
+	// sends it, so that two copies of a message processed at once do not
+	// notify twice. A claim that lapses (the sender crashed) lets a
+	// redelivery send it.
+	ClaimedUntil time.Time
+	// Version is the outbox row's ETag, for claiming it.
+	Version string
+}
+
+// DueEntry says that something is due for a grant at a time: the notice of
+// Stage days before expiry, or the expiry itself (Stage 0). The DueIndex
+// holds one per scheduled action so that the sweep reads only what is due.
+type DueEntry struct {
+	Due              time.Time
+	CustomerTenantID string
+	GrantID          string
+	Stage            int
 }
 
 // Change is one state change of a grant, written as one transaction: the

@@ -279,7 +279,7 @@ func (c Config) Secrets() []string {
 	return out
 }
 
-func accountKey(conn string) string     { return connField(conn, "AccountKey") }
+func accountKey(conn string) string      { return connField(conn, "AccountKey") }
 func sharedAccessKey(conn string) string { return connField(conn, "SharedAccessKey") }
 
 func connField(conn, name string) string {

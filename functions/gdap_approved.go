@@ -1,0 +1,143 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
+)
+
+// gdapApproved activates a GDAP grant once the customer approved the
+// relationship: Graph must say it is active (approved or activating means
+// "not yet": the message is retried), every role it carries must be
+// allowed, then the partner security group gets its access assignment
+// (unless it has one) and the grant is active until the relationship ends.
+// Roles outside policy: the grant is refused, nothing is assigned.
+func (d Deps) gdapApproved(ctx context.Context, c *call, msg funchost.QueueMessage) (string, error) {
+	p := d.policy()
+	m, err := parseGDAPApproved(msg.Body)
+	if err != nil {
+		return "", err
+	}
+	c.log = c.log.With("eventId", m.EventID, "relationshipId", m.RelationshipID)
+	rel, err := d.Directory.Relationship(ctx, m.PartnerTenantID, m.RelationshipID)
+	if err != nil {
+		return "", fmt.Errorf("read relationship %s: %w", m.RelationshipID, err)
+	}
+	switch rel.Status {
+	case access.RelActive:
+	case access.RelApproved, access.RelActivating, access.RelApprovalPending, access.RelCreated:
+		return "", access.Errorf(access.KindTransient, "relationship %s is %s, not active yet: retry later", rel.ID, rel.Status)
+	default:
+		return "", access.Errorf(access.KindInvalid, "relationship %s is %s: nothing to activate", rel.ID, rel.Status)
+	}
+	customer := lower(rel.CustomerTenantID)
+	if m.CustomerTenantID != "" && m.CustomerTenantID != customer {
+		return "", access.Invalid("customer mismatch", map[string]string{
+			"customerTenantId": fmt.Sprintf("the relationship belongs to %s", customer)})
+	}
+	if !access.IsGUID(customer) {
+		return "", access.Errorf(access.KindInvalid, "relationship %s names no customer tenant", rel.ID)
+	}
+	roles, err := access.NormalizeRoles(rel.Roles)
+	if err != nil {
+		return "", fmt.Errorf("relationship %s roles: %w", rel.ID, err)
+	}
+	group := firstNonEmpty(m.SecurityGroupID, lower(d.Config.PartnerSecurityGroupID))
+	grantID := access.GrantID(access.GDAP, m.RelationshipID)
+	actor := actorOf(m.Ticket, "gdap-approved")
+
+	return c.applyEvent(ctx, customer, grantID, m.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+		if g.Status.Final() {
+			return decision{outcome: outcomeStale}, nil
+		}
+		g.Method, g.PartnerTenantID, g.CapacityPlan = access.GDAP, m.PartnerTenantID, access.CapacityPlanOf(access.GDAP)
+		g.AutoExtend = firstNonEmpty(rel.AutoExtendDuration, access.AutoExtendNone)
+		g.Ticket = ticketOr(m.Ticket, g.Ticket)
+		g.PartnerContacts = listOr(m.PartnerContacts, g.PartnerContacts)
+		g.CustomerContacts = listOr(m.CustomerContacts, g.CustomerContacts)
+
+		refuse := p.CheckRoles(roles)
+		if refuse == nil {
+			refuse = access.CheckAutoExtend(g.AutoExtend, roles)
+		}
+		if refuse != nil {
+			if g.Status == access.StatusActive {
+				return decision{}, refuse
+			}
+			return c.transition(g, access.Event{Type: access.EvRefuse, Roles: roles, Reason: refusal(refuse), Actor: actor}, m.EventID, outcomeRefused, "")
+		}
+		if group == "" {
+			return decision{}, access.Invalid("no security group", map[string]string{
+				"securityGroupId": "is required when PARTNER_SECURITY_GROUP_ID is not set"})
+		}
+		if g.Status == access.StatusActive && g.ExpiresAt.Equal(rel.EndDateTime.UTC()) && g.PrincipalID == group {
+			return decision{outcome: outcomeDuplicate}, nil
+		}
+
+		audit, err := d.ensureAccessAssignment(ctx, m.PartnerTenantID, rel.ID, group, roles, m.EventID)
+		if err != nil {
+			return decision{}, err
+		}
+		ev := access.Event{Type: access.EvActivate, ExpiresAt: rel.EndDateTime, Roles: roles, PrincipalID: group, Actor: actor}
+		if g.Status == access.StatusActive {
+			ev = access.Event{Type: access.EvExtend, ExpiresAt: rel.EndDateTime, Actor: actor}
+		}
+		dec, err := c.transition(g, ev, m.EventID, outcomeProcessed, "")
+		if err != nil {
+			return decision{}, err
+		}
+		dec.audit = append(audit, dec.audit...)
+		return dec, nil
+	})
+}
+
+// ensureAccessAssignment gives the group the roles through the
+// relationship unless an assignment for it already exists.
+func (d Deps) ensureAccessAssignment(ctx context.Context, partner, relID, group string, roles []string, eventID string) ([]access.AuditEntry, error) {
+	existing, err := d.Directory.AccessAssignments(ctx, partner, relID)
+	if err != nil {
+		return nil, fmt.Errorf("list access assignments of %s: %w", relID, err)
+	}
+	for _, a := range existing {
+		if strings.EqualFold(a.GroupID, group) && a.Status != "deleted" && a.Status != "deleting" {
+			if !sameSet(a.Roles, roles) {
+				return nil, access.Errorf(access.KindConflict, "group %s already has an access assignment with other roles in %s", group, relID)
+			}
+			return nil, nil
+		}
+	}
+	a, err := d.Directory.CreateAccessAssignment(ctx, partner, relID, group, roles)
+	if err != nil {
+		return nil, fmt.Errorf("create access assignment for %s in %s: %w", group, relID, err)
+	}
+	return []access.AuditEntry{{At: d.now().Add(-time.Nanosecond), Action: "graph:access-assignment", EventID: eventID,
+		Detail: fmt.Sprintf("security group %s given %s through relationship %s (assignment %s)", group, strings.Join(roleNames(roles), ", "), relID, a.ID)}}, nil
+}
+
+func sameSet(a, b []string) bool {
+	x, y := lowerAll(a), lowerAll(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
+}
+
+func lowerAll(in []string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = lower(s)
+	}
+	return out
+}
+
+func roleNames(ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = access.RoleName(id)
+	}
+	return out
+}

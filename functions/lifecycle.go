@@ -1,0 +1,289 @@
+package functions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+// How many times a state change is re-read and re-decided after losing an
+// ETag race before the invocation gives up and lets the host redeliver.
+const maxAttempts = 5
+
+// claimFor is how long a sender holds an outbox row. A sender that crashes
+// holds it this long; a redelivery after that sends it.
+const claimFor = 2 * time.Minute
+
+// decision is what a handler decided for one event on one grant.
+type decision struct {
+	outcome string
+	// next is the grant after the event; nil when nothing is written
+	// (a stale notice, an event that changes nothing).
+	next    *access.Grant
+	effects []access.Effect
+	audit   []access.AuditEntry
+	outbox  []access.Notification
+	// done are due-index entries this event completes, forgotten once the
+	// change is committed (not before: a failed commit keeps them for the
+	// sweep).
+	done []access.DueEntry
+}
+
+// decideFunc decides an event against the grant as stored now (Status
+// StatusNew if there is none). It may call Graph; whatever it does there
+// must be idempotent, since a lost race decides again.
+type decideFunc func(ctx context.Context, g access.Grant) (decision, error)
+
+// applyEvent is the one path by which an event changes a grant: it skips an
+// event already in the ledger (finishing what its first delivery may have
+// left undone), decides, and commits grant + audit + ledger + outbox as one
+// transaction guarded by the grant's ETag, deciding again on a lost race.
+// After the commit it records and publishes the grant's schedule and sends
+// the outbox.
+func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventID string, decide decideFunc) (string, error) {
+	st := c.d.Store
+	for attempt := 1; ; attempt++ {
+		if entry, seen, err := st.Processed(ctx, customerTenantID, eventID); err != nil {
+			return "", fmt.Errorf("read ledger: %w", err)
+		} else if seen {
+			c.log.Info("event already applied", "outcome", entry.Outcome, "at", entry.At)
+			return outcomeDuplicate, c.finishDuplicate(ctx, customerTenantID, entry)
+		}
+
+		g, version, err := st.Grant(ctx, customerTenantID, grantID)
+		switch {
+		case access.IsKind(err, access.KindNotFound):
+			g, version = access.Grant{ID: grantID, CustomerTenantID: customerTenantID}, ""
+		case err != nil:
+			return "", fmt.Errorf("read grant %s: %w", grantID, err)
+		}
+		c.log = c.log.With("grantId", grantID)
+
+		dec, err := decide(ctx, g)
+		if err != nil {
+			return "", err
+		}
+		if dec.next == nil {
+			return dec.outcome, nil
+		}
+		next := *dec.next
+		// This invocation sends what it commits: the rows are written
+		// already claimed, so that a concurrent copy of the message that
+		// finds the event in the ledger does not send them too.
+		for i := range dec.outbox {
+			dec.outbox[i].ClaimedUntil = c.d.now().Add(claimFor)
+		}
+		// The due index lives in another table, so it cannot join the
+		// transaction: it is written first, and the sweep checks every
+		// entry against the grant, so an entry for a change that then
+		// lost its race is harmless.
+		if hasEffect(dec.effects, access.EffectSchedule) {
+			if err := c.recordSchedule(ctx, next); err != nil {
+				return "", err
+			}
+		}
+		_, err = st.Commit(ctx, access.Change{
+			Grant: next, Version: version, EventID: eventID, Outcome: dec.outcome,
+			Audit: dec.audit, Outbox: dec.outbox,
+		})
+		if access.IsKind(err, access.KindConflict) && attempt < maxAttempts {
+			c.log.Info("lost a race, deciding again", "attempt", attempt)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("commit %s of %s: %w", dec.outcome, grantID, err)
+		}
+		c.logf("grant %s: %s -> %s", grantID, statusWord(g.Status), next.Status)
+		for _, due := range dec.done {
+			if err := st.DeleteDue(ctx, due); err != nil {
+				// Harmless: the sweep finds the grant past this stage.
+				c.log.Warn("could not forget a due entry", "stage", due.Stage, "err", err.Error())
+			}
+		}
+		return dec.outcome, c.send(ctx, next, dec.outbox)
+	}
+}
+
+// finishDuplicate completes what the first delivery of an event may not
+// have done before it failed: whatever is still unsent in its outbox
+// (notifications, and the publishing of the grant's schedule).
+func (c *call) finishDuplicate(ctx context.Context, customerTenantID string, entry access.LedgerEntry) error {
+	unsent, err := c.d.Store.Unsent(ctx, customerTenantID, entry.EventID)
+	if err != nil {
+		return fmt.Errorf("read outbox: %w", err)
+	}
+	if len(unsent) == 0 {
+		return nil
+	}
+	var g access.Grant
+	if entry.GrantID != "" {
+		if g, _, err = c.d.Store.Grant(ctx, customerTenantID, entry.GrantID); err != nil && !access.IsKind(err, access.KindNotFound) {
+			return fmt.Errorf("read grant %s: %w", entry.GrantID, err)
+		}
+	}
+	var mine []access.Notification
+	for _, n := range unsent {
+		ok, err := c.d.Store.Claim(ctx, n, c.d.now().Add(claimFor))
+		if err != nil {
+			return fmt.Errorf("claim notification %s: %w", n.ID, err)
+		}
+		if ok {
+			mine = append(mine, n)
+		}
+	}
+	return c.send(ctx, g, mine)
+}
+
+// send delivers notifications this invocation holds, then records those
+// that went out. A channel that fails leaves its row unsent and fails the
+// invocation, so that the redelivery sends it; the others are not repeated.
+func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	var sent []access.Notification
+	var errs []error
+	for _, n := range ns {
+		if n.Channel == access.ChannelSchedule {
+			// The grant as it is now: if it ended since, nothing is due.
+			if g.Status == access.StatusActive {
+				if err := c.publishSchedule(ctx, g); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+			}
+			n.Sent, n.SentAt = true, c.d.now()
+			sent = append(sent, n)
+			continue
+		}
+		if c.d.Notifier == nil {
+			errs = append(errs, access.Errorf(access.KindInternal, "no notifier for %s", n.Channel))
+			continue
+		}
+		if err := c.d.Notifier.Notify(ctx, n); err != nil {
+			c.log.Warn("notification failed", "channel", n.Channel, "audience", n.Audience, "err", err.Error())
+			errs = append(errs, fmt.Errorf("notify %s by %s: %w", n.Audience, n.Channel, err))
+			continue
+		}
+		n.Sent, n.SentAt = true, c.d.now()
+		sent = append(sent, n)
+		c.logf("notified %s by %s", n.Audience, n.Channel)
+	}
+	if len(sent) > 0 {
+		if err := c.d.Store.MarkAllSent(ctx, sent); err != nil {
+			errs = append(errs, fmt.Errorf("record notifications sent: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		// Whatever the channel said, the outbox keeps the row: retry.
+		return access.WrapKind(access.KindTransient, err, "notifications pending")
+	}
+	return nil
+}
+
+// recordSchedule writes a due-index entry for every action still to come of
+// an active grant, so that the sweep finds what the queue may have lost.
+func (c *call) recordSchedule(ctx context.Context, g access.Grant) error {
+	for _, n := range c.d.policy().Schedule(c.d.now(), g.ExpiresAt, g.NoticesSent) {
+		d := access.DueEntry{Due: n.Due, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, Stage: n.Stage}
+		if err := c.d.Store.SetDue(ctx, d); err != nil {
+			return fmt.Errorf("record due %d-day action of %s: %w", n.Stage, g.ID, err)
+		}
+	}
+	return nil
+}
+
+// publishSchedule schedules a grant-expiring message for every action
+// still to come. Their ids derive from grant, expiry and stage, so a
+// repeat is dropped by Service Bus duplicate detection or by the ledger.
+func (c *call) publishSchedule(ctx context.Context, g access.Grant) error {
+	for _, n := range c.d.policy().Schedule(c.d.now(), g.ExpiresAt, g.NoticesSent) {
+		m := expiringMessage(g, n.Stage, c.d.now())
+		if err := c.d.Publisher.Publish(ctx, access.Message{
+			Queue: FnGrantExpiring, ID: m.EventID, Body: mustJSON(m), NotBefore: n.Due,
+			Properties: map[string]any{"grantId": g.ID, "noticeDays": n.Stage},
+		}); err != nil {
+			return fmt.Errorf("schedule %d-day action of %s: %w", n.Stage, g.ID, err)
+		}
+	}
+	return nil
+}
+
+// expiringMessage is the grant-expiring message of one stage of a grant.
+type expiringBody struct {
+	EventID          string    `json:"eventId"`
+	OccurredAt       time.Time `json:"occurredAt"`
+	CustomerTenantID string    `json:"customerTenantId"`
+	GrantID          string    `json:"grantId"`
+	NoticeDays       int       `json:"noticeDays"`
+	ExpiresAt        time.Time `json:"expiresAt"`
+}
+
+func expiringMessage(g access.Grant, stage int, now time.Time) expiringBody {
+	return expiringBody{
+		EventID: expiringID(g.CustomerTenantID, g.ID, g.ExpiresAt, stage), OccurredAt: now,
+		CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, NoticeDays: stage, ExpiresAt: g.ExpiresAt.UTC(),
+	}
+}
+
+// expiringID derives a grant-expiring message id from what makes the
+// action unique; an extended grant gets new ids for its new expiry.
+func expiringID(customer, grantID string, expiresAt time.Time, stage int) string {
+	h := sha256.Sum256([]byte(customer + "\n" + grantID + "\n" + expiresAt.UTC().Format(time.RFC3339) + "\n" + strconv.Itoa(stage)))
+	return "exp-" + hex.EncodeToString(h[:12]) + "-" + strconv.Itoa(stage)
+}
+
+func hasEffect(effs []access.Effect, k access.EffectKind) bool {
+	for _, e := range effs {
+		if e.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("marshal %T: %v", v, err)) // only our own plain structs reach here
+	}
+	return b
+}
+
+func statusWord(s access.Status) string {
+	if s == access.StatusNew {
+		return "new"
+	}
+	return string(s)
+}
+
+// transition applies ev to g and fills a decision with the new grant, its
+// audit line and the notifications of its effects.
+func (c *call) transition(g access.Grant, ev access.Event, eventID, outcome, link string, extra ...string) (decision, error) {
+	now := c.d.now()
+	next, effects, err := access.Apply(g, ev, now)
+	if err != nil {
+		return decision{}, err
+	}
+	dec := decision{outcome: outcome, next: &next, effects: effects,
+		audit: []access.AuditEntry{access.AuditFor(g, next, ev, now)}}
+	dec.audit[0].EventID = eventID
+	for _, e := range effects {
+		if e.Kind == access.EffectSchedule {
+			dec.outbox = append(dec.outbox, access.Notification{
+				ID: eventID + "/schedule", CustomerTenantID: next.CustomerTenantID, GrantID: next.ID, EventID: eventID,
+				Channel: access.ChannelSchedule, Subject: "publish the notices of " + next.ExpiresAt.Format(time.RFC3339),
+			})
+			continue
+		}
+		dec.outbox = append(dec.outbox, access.Compose(next, e, eventID+"/"+strconv.Itoa(len(dec.outbox)), c.d.channels(), link, extra...)...)
+	}
+	return dec, nil
+}

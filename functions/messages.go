@@ -1,0 +1,245 @@
+package functions
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+// The queue messages of the contract (DESIGN.md section 4). Unknown fields
+// are ignored; missing required fields and malformed values reject the
+// message with every field problem listed.
+
+// invitationSent says a B2B guest invitation was sent.
+type invitationSent struct {
+	EventID          string        `json:"eventId"`
+	OccurredAt       time.Time     `json:"occurredAt"`
+	CustomerTenantID string        `json:"customerTenantId"`
+	PartnerTenantID  string        `json:"partnerTenantId"`
+	InvitationID     string        `json:"invitationId"`
+	InvitedUserID    string        `json:"invitedUserId"`
+	InvitedUserEmail string        `json:"invitedUserEmail"`
+	Roles            []string      `json:"roles"`
+	DurationDays     int           `json:"durationDays"`
+	Ticket           access.Ticket `json:"ticket"`
+	PartnerContacts  []string      `json:"partnerContacts"`
+	CustomerContacts []string      `json:"customerContacts"`
+}
+
+// gdapApproved says a customer approved a GDAP relationship.
+type gdapApproved struct {
+	EventID          string        `json:"eventId"`
+	OccurredAt       time.Time     `json:"occurredAt"`
+	RelationshipID   string        `json:"relationshipId"`
+	PartnerTenantID  string        `json:"partnerTenantId"`
+	CustomerTenantID string        `json:"customerTenantId"`
+	SecurityGroupID  string        `json:"securityGroupId"`
+	Ticket           access.Ticket `json:"ticket"`
+	PartnerContacts  []string      `json:"partnerContacts"`
+	CustomerContacts []string      `json:"customerContacts"`
+}
+
+// grantExpiring says a notice stage (NoticeDays > 0) or the expiry itself
+// (NoticeDays == 0) of a grant is due.
+type grantExpiring struct {
+	EventID          string    `json:"eventId"`
+	OccurredAt       time.Time `json:"occurredAt"`
+	CustomerTenantID string    `json:"customerTenantId"`
+	GrantID          string    `json:"grantId"`
+	NoticeDays       *int      `json:"noticeDays"`
+	ExpiresAt        time.Time `json:"expiresAt"`
+}
+
+// maxContacts bounds the recipients a message may name.
+const maxContacts = 20
+
+// decodeJSON decodes one JSON object into v, turning type errors into field
+// problems. Trailing data after the object is refused.
+func decodeJSON(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var pe *time.ParseError
+		switch {
+		case errors.As(err, &te) && te.Field != "":
+			return access.Invalid("malformed message", map[string]string{te.Field: "must be a " + jsonType(te.Type.String())})
+		case errors.As(err, &pe):
+			return access.Invalid("malformed message", map[string]string{"time": "must be an RFC 3339 time such as 2026-11-27T08:00:00Z"})
+		}
+		return access.WrapKind(access.KindInvalid, err, "body is not a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return access.Errorf(access.KindInvalid, "body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonType(goType string) string {
+	switch {
+	case strings.HasPrefix(goType, "[]"):
+		return "list"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "*int"):
+		return "number"
+	case goType == "string", strings.HasSuffix(goType, "Time"):
+		return "string"
+	}
+	return "value of another type"
+}
+
+// fieldCheck collects field problems.
+type fieldCheck map[string]string
+
+func (f fieldCheck) required(name, v string) bool {
+	if strings.TrimSpace(v) == "" {
+		f[name] = "is required"
+		return false
+	}
+	return true
+}
+
+func (f fieldCheck) guid(name, v string, required bool) {
+	if v == "" {
+		if required {
+			f[name] = "is required"
+		}
+		return
+	}
+	if !access.IsGUID(v) {
+		f[name] = "must be a GUID"
+	}
+}
+
+func (f fieldCheck) time(name string, v time.Time) {
+	if v.IsZero() {
+		f[name] = "is required (RFC 3339)"
+	}
+}
+
+func (f fieldCheck) emails(name string, list []string) {
+	if len(list) > maxContacts {
+		f[name] = fmt.Sprintf("at most %d addresses", maxContacts)
+		return
+	}
+	for i, a := range list {
+		if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "<>\r\n") {
+			f[fmt.Sprintf("%s[%d]", name, i)] = "is not an email address"
+		}
+	}
+}
+
+func (f fieldCheck) ticket(t access.Ticket) {
+	if len(t.System) > 64 || len(t.ID) > 128 || strings.ContainsAny(t.System+t.ID, "\r\n") {
+		f["ticket"] = "system is at most 64 characters and id at most 128, on one line"
+	}
+}
+
+func (f fieldCheck) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return access.Invalid("invalid message", f)
+}
+
+// roles normalizes a message's roles, recording a problem if any is unknown.
+func (f fieldCheck) roles(in []string) []string {
+	roles, err := access.NormalizeRoles(in)
+	if err != nil {
+		for k, v := range access.FieldsOf(err) {
+			f[k] = v
+		}
+		return nil
+	}
+	return roles
+}
+
+func parseInvitationSent(body []byte, p access.Policy) (invitationSent, []string, error) {
+	var m invitationSent
+	if err := decodeJSON(body, &m); err != nil {
+		return m, nil, err
+	}
+	f := fieldCheck{}
+	f.required("eventId", m.EventID)
+	f.time("occurredAt", m.OccurredAt)
+	f.guid("customerTenantId", m.CustomerTenantID, true)
+	f.guid("partnerTenantId", m.PartnerTenantID, true)
+	f.guid("invitedUserId", m.InvitedUserID, true)
+	if m.InvitedUserEmail != "" {
+		f.emails("invitedUserEmail", []string{m.InvitedUserEmail})
+	}
+	roles := f.roles(m.Roles)
+	switch {
+	case m.DurationDays < 0:
+		f["durationDays"] = "must be positive"
+	case m.DurationDays > p.B2BMaxDays:
+		f["durationDays"] = fmt.Sprintf("%d is over the %d-day cap", m.DurationDays, p.B2BMaxDays)
+	}
+	f.ticket(m.Ticket)
+	f.emails("partnerContacts", m.PartnerContacts)
+	f.emails("customerContacts", m.CustomerContacts)
+	m.CustomerTenantID, m.PartnerTenantID, m.InvitedUserID = lower(m.CustomerTenantID), lower(m.PartnerTenantID), lower(m.InvitedUserID)
+	return m, roles, f.err()
+}
+
+func parseGDAPApproved(body []byte) (gdapApproved, error) {
+	var m gdapApproved
+	if err := decodeJSON(body, &m); err != nil {
+		return m, err
+	}
+	f := fieldCheck{}
+	f.required("eventId", m.EventID)
+	f.time("occurredAt", m.OccurredAt)
+	if f.required("relationshipId", m.RelationshipID) && !validRelationshipID(m.RelationshipID) {
+		f["relationshipId"] = "is not a relationship id"
+	}
+	f.guid("partnerTenantId", m.PartnerTenantID, true)
+	f.guid("customerTenantId", m.CustomerTenantID, false)
+	f.guid("securityGroupId", m.SecurityGroupID, false)
+	f.ticket(m.Ticket)
+	f.emails("partnerContacts", m.PartnerContacts)
+	f.emails("customerContacts", m.CustomerContacts)
+	m.CustomerTenantID, m.PartnerTenantID, m.SecurityGroupID = lower(m.CustomerTenantID), lower(m.PartnerTenantID), lower(m.SecurityGroupID)
+	return m, f.err()
+}
+
+func parseGrantExpiring(body []byte, p access.Policy) (grantExpiring, error) {
+	var m grantExpiring
+	if err := decodeJSON(body, &m); err != nil {
+		return m, err
+	}
+	f := fieldCheck{}
+	f.required("eventId", m.EventID)
+	f.time("occurredAt", m.OccurredAt)
+	f.guid("customerTenantId", m.CustomerTenantID, true)
+	if f.required("grantId", m.GrantID) {
+		if _, _, ok := access.SplitGrantID(m.GrantID); !ok || len(m.GrantID) > 200 {
+			f["grantId"] = "must be <method>:<id> with method b2b, gdap or lighthouse"
+		}
+	}
+	switch {
+	case m.NoticeDays == nil:
+		f["noticeDays"] = "is required (0 for the expiry itself)"
+	case !p.IsStage(*m.NoticeDays):
+		f["noticeDays"] = fmt.Sprintf("%d is not a notice stage (%v) or 0", *m.NoticeDays, p.NoticeDays)
+	}
+	f.time("expiresAt", m.ExpiresAt)
+	m.CustomerTenantID = lower(m.CustomerTenantID)
+	return m, f.err()
+}
+
+// validRelationshipID accepts Graph's relationship ids: a GUID, or two
+// GUIDs joined by a hyphen (as Partner Center sends them).
+func validRelationshipID(s string) bool {
+	if access.IsGUID(s) {
+		return true
+	}
+	return len(s) == 73 && s[36] == '-' && access.IsGUID(s[:36]) && access.IsGUID(s[37:])
+}
+
+func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
