@@ -1,0 +1,515 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+var pcBody = []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/2d8b4e1f-7c3a-4b9e-a0f1-5e6d7c8b9a01-5f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487+00:00"}`)
+
+// certServer serves the test certificates the way Partner Center's storage
+// account does, and counts requests per path.
+type certServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func (s *certServer) hitsOf(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+
+func (s *certServer) total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, h := range s.hits {
+		n += h
+	}
+	return n
+}
+
+func newCertServer(t *testing.T, redirectTo func() string) *certServer {
+	t.Helper()
+	p := thePKI(t)
+	s := &certServer{hits: map[string]int{}}
+	files := map[string][]byte{
+		"/cert/leaf.cer":      p.leaf,
+		"/cert/leaf.pem":      pemOf(p.leaf),
+		"/cert/leaf.b64":      []byte(base64.StdEncoding.EncodeToString(p.leaf) + "\r\n"),
+		"/cert/chain.pem":     pemOf(p.leafViaInter, p.inter.Raw),
+		"/cert/via-inter.cer": p.leafViaInter,
+		"/cert/expired.cer":   p.expired,
+		"/cert/notyet.cer":    p.notYetValid,
+		"/cert/untrusted.cer": p.untrusted,
+		"/cert/noorg.cer":     p.noOrg,
+		"/cert/ecdsa.cer":     p.ecdsaLeaf,
+		"/cert/garbage.cer":   []byte("this is not a certificate"),
+		"/cert/big.cer":       append(pemOf(p.leaf), bytes.Repeat([]byte("A"), MaxCertSize)...),
+	}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits[r.URL.Path]++
+		s.mu.Unlock()
+		switch r.URL.Path {
+		case "/cert/503.cer":
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		case "/cert/429.cer":
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+			return
+		case "/cert/redirect-out.cer":
+			http.Redirect(w, r, redirectTo()+"/cert/leaf.cer", http.StatusFound)
+			return
+		case "/cert/redirect-in.cer":
+			http.Redirect(w, r, "/cert/leaf.cer", http.StatusFound)
+			return
+		}
+		b, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		w.Write(b)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func pcHeader(certURL, sig string) http.Header {
+	h := http.Header{}
+	h.Set("Authorization", "Signature "+sig)
+	h.Set("X-MS-Certificate-Url", certURL)
+	h.Set("X-MS-Signature-Algorithm", "rsa-sha256")
+	return h
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestPartnerCenterVerify(t *testing.T) {
+	p := thePKI(t)
+	evil := newCertServer(t, nil)
+	srv := newCertServer(t, func() string { return evil.URL })
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := sign(t, p.leafKey, pcBody)
+	other := sign(t, p.otherKey, pcBody)
+	url := func(path string) string { return srv.URL + path }
+
+	tests := []struct {
+		name   string
+		header http.Header
+		body   []byte
+		want   access.Kind // KindInternal: no error expected
+	}{
+		{"good DER certificate", pcHeader(url("/cert/leaf.cer"), good), pcBody, access.KindInternal},
+		{"good PEM certificate", pcHeader(url("/cert/leaf.pem"), good), pcBody, access.KindInternal},
+		{"good base64 DER certificate", pcHeader(url("/cert/leaf.b64"), good), pcBody, access.KindInternal},
+		{"good PEM chain with intermediate", pcHeader(url("/cert/chain.pem"), good), pcBody, access.KindInternal},
+		{"redirect within the allowed origin", pcHeader(url("/cert/redirect-in.cer"), good), pcBody, access.KindInternal},
+		{"x-ms-signature header", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), "")
+			h.Del("Authorization")
+			h.Set("x-ms-signature", good)
+			return h
+		}(), pcBody, access.KindInternal},
+		{"x-ms-signature beside another Authorization scheme", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), "")
+			h.Set("Authorization", "Bearer something")
+			h.Set("x-ms-signature", good)
+			return h
+		}(), pcBody, access.KindInternal},
+		{"algorithm in upper case", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), good)
+			h.Set("X-MS-Signature-Algorithm", "RSA-SHA256")
+			return h
+		}(), pcBody, access.KindInternal},
+
+		{"altered body", pcHeader(url("/cert/leaf.cer"), good), append(bytes.Clone(pcBody), '\n'), access.KindUnauthorized},
+		{"empty body", pcHeader(url("/cert/leaf.cer"), good), nil, access.KindUnauthorized},
+		{"re-signed with another key", pcHeader(url("/cert/leaf.cer"), other), pcBody, access.KindUnauthorized},
+		{"leaf from an untrusted CA", pcHeader(url("/cert/untrusted.cer"), good), pcBody, access.KindUnauthorized},
+		{"intermediate missing", pcHeader(url("/cert/via-inter.cer"), good), pcBody, access.KindUnauthorized},
+		{"expired leaf", pcHeader(url("/cert/expired.cer"), good), pcBody, access.KindUnauthorized},
+		{"leaf not yet valid", pcHeader(url("/cert/notyet.cer"), good), pcBody, access.KindUnauthorized},
+		{"leaf without an RSA key", pcHeader(url("/cert/ecdsa.cer"), good), pcBody, access.KindUnauthorized},
+		{"not a certificate", pcHeader(url("/cert/garbage.cer"), good), pcBody, access.KindUnauthorized},
+		{"certificate over 64 KiB", pcHeader(url("/cert/big.cer"), good), pcBody, access.KindUnauthorized},
+		{"certificate not found", pcHeader(url("/cert/missing.cer"), good), pcBody, access.KindUnauthorized},
+		{"certificate store busy", pcHeader(url("/cert/503.cer"), good), pcBody, access.KindTransient},
+		{"certificate store throttling", pcHeader(url("/cert/429.cer"), good), pcBody, access.KindTransient},
+		{"redirect to another origin", pcHeader(url("/cert/redirect-out.cer"), good), pcBody, access.KindUnauthorized},
+		{"disallowed host", pcHeader(evil.URL+"/cert/leaf.cer", good), pcBody, access.KindUnauthorized},
+		{"https instead of http", pcHeader(strings.Replace(url("/cert/leaf.cer"), "http:", "https:", 1), good), pcBody, access.KindUnauthorized},
+		{"port suffix trick", pcHeader(srv.URL+".evil.example/cert/leaf.cer", good), pcBody, access.KindUnauthorized},
+		{"userinfo trick", pcHeader(strings.Replace(evil.URL, "http://", "http://"+strings.TrimPrefix(srv.URL, "http://")+"@", 1)+"/cert/leaf.cer", good), pcBody, access.KindUnauthorized},
+		{"relative certificate url", pcHeader("/cert/leaf.cer", good), pcBody, access.KindUnauthorized},
+		{"missing certificate url", func() http.Header {
+			h := pcHeader("", good)
+			h.Del("X-MS-Certificate-Url")
+			return h
+		}(), pcBody, access.KindUnauthorized},
+		{"missing signature", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), good)
+			h.Del("Authorization")
+			return h
+		}(), pcBody, access.KindUnauthorized},
+		{"Authorization with another scheme only", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), good)
+			h.Set("Authorization", "Bearer "+good)
+			return h
+		}(), pcBody, access.KindUnauthorized},
+		{"signature not base64", pcHeader(url("/cert/leaf.cer"), "!!!not base64!!!"), pcBody, access.KindUnauthorized},
+		{"signature too long", pcHeader(url("/cert/leaf.cer"), strings.Repeat("QUFB", 1000)), pcBody, access.KindUnauthorized},
+		{"missing algorithm", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), good)
+			h.Del("X-MS-Signature-Algorithm")
+			return h
+		}(), pcBody, access.KindUnauthorized},
+		{"wrong algorithm", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), good)
+			h.Set("X-MS-Signature-Algorithm", "rsa-sha1")
+			return h
+		}(), pcBody, access.KindUnauthorized},
+		{"two certificate urls", func() http.Header {
+			h := pcHeader(url("/cert/leaf.cer"), good)
+			h.Add("X-MS-Certificate-Url", evil.URL+"/cert/leaf.cer")
+			return h
+		}(), pcBody, access.KindUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.Verify(context.Background(), tt.header, tt.body)
+			if tt.want == access.KindInternal {
+				if err != nil {
+					t.Fatalf("Verify = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Verify = nil, want a %v error", tt.want)
+			}
+			if got := access.KindOf(err); got != tt.want {
+				t.Errorf("Verify = %v (kind %v), want kind %v", err, got, tt.want)
+			}
+		})
+	}
+	if n := evil.total(); n != 0 {
+		t.Errorf("the disallowed server got %d requests, want 0", n)
+	}
+}
+
+// failTransport fails the test on any request: an allow-list refusal must
+// come before the network.
+type failTransport struct{ t *testing.T }
+
+func (f failTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	f.t.Errorf("unexpected request to %s", r.URL.Redacted())
+	return nil, http.ErrHandlerTimeout
+}
+
+func TestPartnerCenterDefaultOrigin(t *testing.T) {
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{HTTPClient: &http.Client{Transport: failTransport{t}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{
+		"https://3psostorageacct.blob.core.windows.net.evil.example/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"https://3psostorageacct.blob.core.windows.net@evil.example/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"https://user:pw@3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"https://evil.example/https://3psostorageacct.blob.core.windows.net/cert/x.cer",
+		"https://evil.example/?u=https://3psostorageacct.blob.core.windows.net",
+		"http://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"https://3psostorageacct.blob.core.windows.net:8443/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"https://x3psostorageacct.blob.core.windows.net/cert/x.cer",
+		"https://3psostorageacct.blob.core.windows.net%2eevil.example/cert/x.cer",
+		"https://3psostorageacct.blob.core.windows.net\\@evil.example/cert/x.cer",
+		"file:///etc/passwd",
+		"//3psostorageacct.blob.core.windows.net/cert/x.cer",
+		"https:3psostorageacct.blob.core.windows.net/cert/x.cer",
+		"",
+	} {
+		h := pcHeader(u, sign(t, thePKI(t).leafKey, pcBody))
+		err := v.Verify(context.Background(), h, pcBody)
+		if access.KindOf(err) != access.KindUnauthorized {
+			t.Errorf("Verify with certificate url %q = %v, want unauthorized", u, err)
+		}
+	}
+	// The real origin passes the allow-list; the failing transport then
+	// makes it a transient failure, proving the request was attempted.
+	for _, u := range []string{
+		"https://3psostorageacct.blob.core.windows.net/cert/pcnotifications-dispatch.microsoft.com.cer",
+		"HTTPS://3PSOSTORAGEACCT.blob.core.windows.net:443/cert/pcnotifications-dispatch.microsoft.com.cer",
+	} {
+		v.client.Transport = roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, context.DeadlineExceeded })
+		err := v.Verify(context.Background(), pcHeader(u, sign(t, thePKI(t).leafKey, pcBody)), pcBody)
+		if access.KindOf(err) != access.KindTransient {
+			t.Errorf("Verify with certificate url %q = %v, want transient (fetch attempted)", u, err)
+		}
+	}
+	if v.org != MicrosoftOrganization {
+		t.Errorf("organization with system roots = %q, want %q", v.org, MicrosoftOrganization)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestParseOrigin(t *testing.T) {
+	for _, tt := range []struct {
+		in string
+		ok bool
+	}{
+		{"https://3psostorageacct.blob.core.windows.net", true},
+		{"https://3psostorageacct.blob.core.windows.net/", true},
+		{"http://127.0.0.1:8123", true},
+		{"http://[::1]:8123", true},
+		{"https://host/cert", false},
+		{"https://host?x=1", false},
+		{"https://user@host", false},
+		{"ftp://host", false},
+		{"host:443", false},
+		{"https://", false},
+		{"", false},
+	} {
+		_, err := parseOrigin(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("parseOrigin(%q) error = %v, want ok %v", tt.in, err, tt.ok)
+		}
+	}
+	a, _ := parseOrigin("https://Host.Example")
+	b, _ := parseOrigin("https://host.example:443")
+	if a != b {
+		t.Errorf("parseOrigin: %v != %v, want the default port and case folded", a, b)
+	}
+	if _, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{"https://host/path"}}); err == nil {
+		t.Error("NewPartnerCenterVerifier with an origin holding a path = nil error, want one")
+	}
+}
+
+func TestPartnerCenterOrganization(t *testing.T) {
+	p := thePKI(t)
+	srv := newCertServer(t, nil)
+	good := sign(t, p.leafKey, pcBody)
+
+	// Caller-given roots trust their CA for this purpose only: no subject check.
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/noorg.cer", good), pcBody); err != nil {
+		t.Errorf("Verify of another organization's leaf with test roots = %v, want nil", err)
+	}
+
+	v, err = NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Organization: MicrosoftOrganization})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/noorg.cer", good), pcBody); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("Verify of another organization's leaf = %v, want unauthorized", err)
+	}
+	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/leaf.cer", good), pcBody); err != nil {
+		t.Errorf("Verify of Microsoft Corporation's leaf = %v, want nil", err)
+	}
+
+	// With the system roots, the test CA is not trusted at all.
+	v, err = NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/leaf.cer", good), pcBody); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("Verify of a test leaf against the system roots = %v, want unauthorized", err)
+	}
+}
+
+func TestPartnerCenterIntermediatesOption(t *testing.T) {
+	p := thePKI(t)
+	srv := newCertServer(t, nil)
+	inter := x509CertPool(p.inter)
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Intermediates: inter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/via-inter.cer", sign(t, p.leafKey, pcBody)), pcBody); err != nil {
+		t.Errorf("Verify of a leaf whose intermediate is configured = %v, want nil", err)
+	}
+}
+
+func TestPartnerCenterCache(t *testing.T) {
+	p := thePKI(t)
+	srv := newCertServer(t, nil)
+	clock := &fakeClock{t: time.Now()}
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{
+		CertOrigins: []string{srv.URL}, Roots: p.roots, CacheTTL: 10 * time.Minute, Clock: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := pcHeader(srv.URL+"/cert/leaf.cer", sign(t, p.leafKey, pcBody))
+	for i := 0; i < 3; i++ {
+		if err := v.Verify(context.Background(), h, pcBody); err != nil {
+			t.Fatalf("Verify #%d = %v, want nil", i, err)
+		}
+	}
+	if n := srv.hitsOf("/cert/leaf.cer"); n != 1 {
+		t.Errorf("certificate fetched %d times within the cache TTL, want 1", n)
+	}
+	clock.Advance(11 * time.Minute)
+	if err := v.Verify(context.Background(), h, pcBody); err != nil {
+		t.Fatalf("Verify after the TTL = %v, want nil", err)
+	}
+	if n := srv.hitsOf("/cert/leaf.cer"); n != 2 {
+		t.Errorf("certificate fetched %d times after the TTL, want 2", n)
+	}
+	// A failed fetch is not cached: the next delivery tries again.
+	h503 := pcHeader(srv.URL+"/cert/503.cer", sign(t, p.leafKey, pcBody))
+	for i := 0; i < 2; i++ {
+		if err := v.Verify(context.Background(), h503, pcBody); access.KindOf(err) != access.KindTransient {
+			t.Fatalf("Verify #%d of a busy store = %v, want transient", i, err)
+		}
+	}
+	if n := srv.hitsOf("/cert/503.cer"); n != 2 {
+		t.Errorf("busy store asked %d times, want 2", n)
+	}
+	// The cache never outlives the certificate: past NotAfter it is refused
+	// even though the TTL has not run out.
+	v2, err := NewPartnerCenterVerifier(PartnerCenterOptions{
+		CertOrigins: []string{srv.URL}, Roots: p.roots, CacheTTL: 1000 * time.Hour, Clock: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v2.Verify(context.Background(), h, pcBody); err != nil {
+		t.Fatalf("Verify = %v, want nil", err)
+	}
+	clock.Advance(24 * time.Hour)
+	if err := v2.Verify(context.Background(), h, pcBody); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("Verify a day later, past the leaf's NotAfter = %v, want unauthorized", err)
+	}
+}
+
+func TestPartnerCenterCacheBounded(t *testing.T) {
+	p := thePKI(t)
+	srv := newCertServer(t, nil)
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := sign(t, p.leafKey, pcBody)
+	for i := 0; i < 3*maxCachedCerts; i++ {
+		u := srv.URL + "/cert/leaf.cer?n=" + strings.Repeat("x", i)
+		if err := v.Verify(context.Background(), pcHeader(u, sig), pcBody); err != nil {
+			t.Fatalf("Verify = %v, want nil", err)
+		}
+	}
+	v.mu.Lock()
+	n := len(v.cache)
+	v.mu.Unlock()
+	if n > maxCachedCerts {
+		t.Errorf("cache holds %d certificates, want at most %d", n, maxCachedCerts)
+	}
+}
+
+func TestPartnerCenterUnreachable(t *testing.T) {
+	p := thePKI(t)
+	srv := newCertServer(t, nil)
+	origin := srv.URL
+	srv.Close()
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{origin}, Roots: p.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = v.Verify(context.Background(), pcHeader(origin+"/cert/leaf.cer?token=abc", sign(t, p.leafKey, pcBody)), pcBody)
+	if access.KindOf(err) != access.KindTransient {
+		t.Fatalf("Verify with the certificate store down = %v, want transient", err)
+	}
+	if strings.Contains(err.Error(), "token=abc") {
+		t.Errorf("error %q repeats the certificate url's query", err)
+	}
+}
+
+func TestPartnerCenterConcurrent(t *testing.T) {
+	p := thePKI(t)
+	srv := newCertServer(t, nil)
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := pcHeader(srv.URL+"/cert/leaf.cer", sign(t, p.leafKey, pcBody))
+	bad := pcHeader(srv.URL+"/cert/leaf.cer", sign(t, p.otherKey, pcBody))
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for i := 0; i < 16; i++ {
+		wg.Go(func() {
+			h := good
+			if i%2 == 1 {
+				h = bad
+			}
+			err := v.Verify(context.Background(), h, pcBody)
+			if (err == nil) != (i%2 == 0) {
+				failures.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := failures.Load(); n != 0 {
+		t.Errorf("%d concurrent verifications gave the wrong answer", n)
+	}
+}
+
+func TestLoadRoots(t *testing.T) {
+	p := thePKI(t)
+	dir := t.TempDir()
+	path := dir + "/roots.pem"
+	if err := writeFile(path, pemOf(p.root.Raw)); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := LoadRoots(path)
+	if err != nil {
+		t.Fatalf("LoadRoots = %v", err)
+	}
+	if !pool.Equal(p.roots) {
+		t.Error("LoadRoots pool differs from the root written")
+	}
+	empty := dir + "/empty.pem"
+	if err := writeFile(empty, []byte("no certificates here")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadRoots(empty); err == nil {
+		t.Error("LoadRoots of a file without certificates = nil error, want one")
+	}
+	if _, err := LoadRoots(dir + "/absent.pem"); err == nil {
+		t.Error("LoadRoots of a missing file = nil error, want one")
+	}
+}
