@@ -25,3 +25,10 @@ vet:
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')
+
+## package: dist/app.zip, the deployable Functions package (linux/amd64
+## handler + host.json + one folder per function.json); MAIN_PKG and
+## DIST_DIR override the defaults, see scripts/package.sh.
+.PHONY: package
+package:
+	bash scripts/package.sh

@@ -233,6 +233,14 @@ func (c Config) Validate() error {
 			bad("TICKET_WEBHOOK_SECRET", "required with TICKET_CALLBACK_URL: ticket comments are signed with it")
 		}
 	}
+	// App Service passes an unresolved Key Vault reference through as its
+	// literal text: as an HMAC key that would be a guessable secret.
+	for name, v := range map[string]string{"TICKET_WEBHOOK_SECRET": c.TicketWebhookSecret, "APP_CLIENT_SECRET": c.AppClientSecret,
+		"NOTIFY_TEAMS_WEBHOOK_URL": c.NotifyTeamsWebhookURL, "TICKET_CALLBACK_URL": c.TicketCallbackURL} {
+		if strings.HasPrefix(v, "@Microsoft.KeyVault(") {
+			bad(name, "is an unresolved Key Vault reference: grant the app's identity Key Vault Secrets User and check the secret URI")
+		}
+	}
 	for _, h := range c.CertHosts() {
 		if !isHTTPURL(h) {
 			bad("PARTNER_CENTER_CERT_HOSTS", "%q is not a scheme://host[:port] prefix", h)

@@ -93,6 +93,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"default over max", map[string]string{"B2B_DEFAULT_DAYS": "400"}, nil, "B2B_DEFAULT_DAYS"},
 		{"five-field cron", map[string]string{"EXPIRY_SWEEP_SCHEDULE": "0 * * * *"}, nil, "EXPIRY_SWEEP_SCHEDULE"},
 		{"callback without secret", map[string]string{"TICKET_CALLBACK_URL": "https://tickets.example/cb"}, nil, "TICKET_WEBHOOK_SECRET"},
+		{"unresolved key vault reference", map[string]string{"TICKET_WEBHOOK_SECRET": "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)"}, nil, "TICKET_WEBHOOK_SECRET"},
 		{"cert host not a url", map[string]string{"PARTNER_CENTER_CERT_HOSTS": "3psostorageacct"}, nil, "PARTNER_CENTER_CERT_HOSTS"},
 	}
 	for _, tc := range cases {
