@@ -123,7 +123,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 }
 
 func TestRunServesAndStops(t *testing.T) {
-	addr, stderr, stop := startRun(t, testEnv(t))
+	env, _ := testEnv(t)
+	addr, stderr, stop := startRun(t, env)
 
 	// Every function of the contract has a route; the host's shapes decode.
 	for _, tc := range []struct{ function, fixture string }{

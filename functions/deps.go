@@ -12,6 +12,7 @@ package functions
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -31,6 +32,11 @@ type Store interface {
 	// MarkAllSent records several notifications of one customer as sent,
 	// in one transaction.
 	MarkAllSent(ctx context.Context, ns []access.Notification) error
+	// DueUntil calls fn for every due-index entry due at or before until,
+	// reading only the days up to it, and returns how many it read.
+	DueUntil(ctx context.Context, until time.Time, fn func(access.DueEntry) error) (int, error)
+	// List pages through grants.
+	List(ctx context.Context, q access.GrantQuery) ([]access.Grant, string, error)
 }
 
 // Deps are the functions' dependencies, built once by the handler's run.
@@ -40,7 +46,11 @@ type Deps struct {
 	Directory access.Directory
 	Publisher access.Publisher
 	Notifier  access.Notifier
-	Logger    *slog.Logger
+	// PartnerCenter checks the signature of Partner Center webhooks.
+	PartnerCenter interface {
+		Verify(ctx context.Context, header http.Header, body []byte) error
+	}
+	Logger *slog.Logger
 	// Now is the clock; tests and local runs may move it.
 	Now func() time.Time
 }

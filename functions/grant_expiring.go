@@ -39,18 +39,21 @@ func (d Deps) grantExpiring(ctx context.Context, c *call, msg funchost.QueueMess
 	}
 
 	return c.applyEvent(ctx, m.CustomerTenantID, m.GrantID, m.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+		entry := access.DueEntry{Due: m.ExpiresAt.Add(-time.Duration(stage) * access.Day),
+			CustomerTenantID: m.CustomerTenantID, GrantID: m.GrantID, Stage: stage}
 		switch {
 		case g.Status == access.StatusNew:
+			d.forgetDue(ctx, c, entry)
 			return decision{}, access.Errorf(access.KindNotFound, "no grant %s for customer %s", m.GrantID, m.CustomerTenantID)
-		case g.Status != access.StatusActive, !g.ExpiresAt.Equal(m.ExpiresAt.UTC()):
+		case !live(g), !g.ExpiresAt.Equal(m.ExpiresAt.UTC()):
 			c.logf("stale: grant is %s until %s", g.Status, g.ExpiresAt.Format(time.RFC3339))
+			d.forgetDue(ctx, c, entry)
 			return decision{outcome: outcomeStale}, nil
 		case stage > 0 && g.NoticeSent(stage):
 			return decision{outcome: outcomeDuplicate}, nil
 		case stage > 0:
 			dec, err := c.transition(g, access.Event{Type: access.EvNotice, Stage: stage, Actor: "schedule"}, m.EventID, outcomeProcessed, "")
-			dec.done = []access.DueEntry{{Due: g.ExpiresAt.Add(-time.Duration(stage) * access.Day),
-				CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, Stage: stage}}
+			dec.done = []access.DueEntry{entry}
 			return dec, err
 		}
 		return d.expire(ctx, c, g, m.EventID)
@@ -95,6 +98,15 @@ func (d Deps) expire(ctx context.Context, c *call, g access.Grant, eventID strin
 	dec.audit = append(audit, dec.audit...)
 	dec.done = []access.DueEntry{{Due: g.ExpiresAt, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID}}
 	return dec, nil
+}
+
+// forgetDue drops a due-index entry that no longer stands for anything, so
+// that the sweep stops publishing it. Failing to is harmless: the next
+// sweep publishes it again and it is found stale again.
+func (d Deps) forgetDue(ctx context.Context, c *call, e access.DueEntry) {
+	if err := d.Store.DeleteDue(ctx, e); err != nil {
+		c.log.Warn("could not forget a stale due entry", "grantId", e.GrantID, "stage", e.Stage, "err", err.Error())
+	}
 }
 
 // removeGuestRoles removes the directory roles the grant gave the guest,

@@ -145,10 +145,6 @@ func (c *call) reject(ctx context.Context, messageID string, body []byte, reason
 // host for a queue or timer function. 200 means "done with it": only bad
 // input that no retry can fix. Everything else asks for a redelivery.
 func queueStatus(err error) int {
-	var ni errNotImplemented
-	if errors.As(err, &ni) {
-		return http.StatusNotImplemented
-	}
 	switch access.KindOf(err) {
 	case access.KindInvalid, access.KindRefused, access.KindNotFound:
 		return http.StatusOK

@@ -153,7 +153,7 @@ func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notificatio
 	for _, n := range ns {
 		if n.Channel == access.ChannelSchedule {
 			// The grant as it is now: if it ended since, nothing is due.
-			if g.Status == access.StatusActive {
+			if live(g) {
 				if err := c.publishSchedule(ctx, g); err != nil {
 					errs = append(errs, err)
 					continue
@@ -161,6 +161,16 @@ func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notificatio
 			}
 			n.Sent, n.SentAt = true, c.d.now()
 			sent = append(sent, n)
+			continue
+		}
+		if n.Channel == access.ChannelPublish && n.Message != nil {
+			if err := c.d.Publisher.Publish(ctx, *n.Message); err != nil {
+				errs = append(errs, fmt.Errorf("publish %s to %s: %w", n.Message.ID, n.Message.Queue, err))
+				continue
+			}
+			n.Sent, n.SentAt = true, c.d.now()
+			sent = append(sent, n)
+			c.logf("published %s to %s", n.Message.ID, n.Message.Queue)
 			continue
 		}
 		if c.d.Notifier == nil {
@@ -240,6 +250,12 @@ func expiringID(customer, grantID string, expiresAt time.Time, stage int) string
 	return "exp-" + hex.EncodeToString(h[:12]) + "-" + strconv.Itoa(stage)
 }
 
+// live reports whether a grant has an end date still to be acted on: an
+// active grant, or a Lighthouse grant whose template went out.
+func live(g access.Grant) bool {
+	return g.Status == access.StatusActive || (g.Status == access.StatusPending && g.Method == access.Lighthouse && !g.ExpiresAt.IsZero())
+}
+
 func hasEffect(effs []access.Effect, k access.EffectKind) bool {
 	for _, e := range effs {
 		if e.Kind == k {
@@ -277,13 +293,10 @@ func (c *call) transition(g access.Grant, ev access.Event, eventID, outcome, lin
 	dec.audit[0].EventID = eventID
 	for _, e := range effects {
 		if e.Kind == access.EffectSchedule {
-			dec.outbox = append(dec.outbox, access.Notification{
-				ID: eventID + "/schedule", CustomerTenantID: next.CustomerTenantID, GrantID: next.ID, EventID: eventID,
-				Channel: access.ChannelSchedule, Subject: "publish the notices of " + next.ExpiresAt.Format(time.RFC3339),
-			})
+			dec.outbox = append(dec.outbox, scheduleRow(eventID, next))
 			continue
 		}
-		dec.outbox = append(dec.outbox, access.Compose(next, e, eventID+"/"+strconv.Itoa(len(dec.outbox)), c.d.channels(), link, extra...)...)
+		dec.outbox = append(dec.outbox, access.Compose(next, e, eventID, len(dec.outbox), c.d.channels(), link, extra...)...)
 	}
 	return dec, nil
 }

@@ -128,9 +128,13 @@ func (f fieldCheck) emails(name string, list []string) {
 		return
 	}
 	for i, a := range list {
-		if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "<>\r\n") {
-			f[fmt.Sprintf("%s[%d]", name, i)] = "is not an email address"
-		}
+		f.email(fmt.Sprintf("%s[%d]", name, i), a)
+	}
+}
+
+func (f fieldCheck) email(name, a string) {
+	if _, err := mail.ParseAddress(a); err != nil || strings.ContainsAny(a, "<>\r\n") {
+		f[name] = "is not an email address"
 	}
 }
 
@@ -171,7 +175,7 @@ func parseInvitationSent(body []byte, p access.Policy) (invitationSent, []string
 	f.guid("partnerTenantId", m.PartnerTenantID, true)
 	f.guid("invitedUserId", m.InvitedUserID, true)
 	if m.InvitedUserEmail != "" {
-		f.emails("invitedUserEmail", []string{m.InvitedUserEmail})
+		f.email("invitedUserEmail", m.InvitedUserEmail)
 	}
 	roles := f.roles(m.Roles)
 	switch {

@@ -29,11 +29,11 @@ func Routes(d Deps) http.Handler {
 	mux.Handle("POST /"+FnInvitationSent, queueFunction(d, FnInvitationSent, d.invitationSent))
 	mux.Handle("POST /"+FnGDAPApproved, queueFunction(d, FnGDAPApproved, d.gdapApproved))
 	mux.Handle("POST /"+FnGrantExpiring, queueFunction(d, FnGrantExpiring, d.grantExpiring))
-	mux.Handle("POST /"+FnExpirySweep, timerFunction(d, FnExpirySweep, notImplementedTimer(5)))
+	mux.Handle("POST /"+FnExpirySweep, timerFunction(d, FnExpirySweep, d.expirySweep))
 
-	mux.Handle("POST /"+FnTicketWebhook, httpFunction(d, FnTicketWebhook, notImplementedHTTP(5)))
-	mux.Handle("POST /"+FnPartnerCenterWebhook, httpFunction(d, FnPartnerCenterWebhook, notImplementedHTTP(5)))
-	mux.Handle("POST /"+FnGrants, httpFunction(d, FnGrants, notImplementedHTTP(5)))
+	mux.Handle("POST /"+FnTicketWebhook, httpFunction(d, FnTicketWebhook, d.ticketWebhook))
+	mux.Handle("POST /"+FnPartnerCenterWebhook, httpFunction(d, FnPartnerCenterWebhook, d.partnerCenterWebhook))
+	mux.Handle("POST /"+FnGrants, httpFunction(d, FnGrants, d.grants))
 	mux.Handle("POST /"+FnAdvisor, httpFunction(d, FnAdvisor, d.advisor))
 	return mux
 }

@@ -117,6 +117,7 @@ var shared struct {
 	ep      Endpoints
 	err     error
 	proc    *azuriteProcess
+	private bool // ignore AZURITE_CONNECTION_STRING: see MainPrivate
 }
 
 // Azurite returns the Azurite the test should use, starting it on first use.
@@ -141,7 +142,7 @@ func Start() (Endpoints, error) {
 		return shared.ep, shared.err
 	}
 	shared.started = true
-	if cs := os.Getenv(EnvConnectionString); cs != "" {
+	if cs := os.Getenv(EnvConnectionString); cs != "" && !shared.private {
 		shared.ep, shared.err = ParseConnectionString(cs)
 		if shared.err != nil {
 			shared.err = fmt.Errorf("%s: %w", EnvConnectionString, shared.err)
@@ -172,6 +173,18 @@ func Main(m *testing.M) {
 	code := m.Run()
 	Stop()
 	os.Exit(code)
+}
+
+// MainPrivate is Main for a package whose tests use the storage queues,
+// whose names are fixed by the contract (invitation-sent, gdap-approved,
+// grant-expiring): its test process gets an Azurite of its own, whatever
+// AZURITE_CONNECTION_STRING says, so that test packages running at the
+// same time never take each other's messages.
+func MainPrivate(m *testing.M) {
+	shared.mu.Lock()
+	shared.private = true
+	shared.mu.Unlock()
+	Main(m)
 }
 
 // UniqueName returns a fresh name, usable as a table name or a prefix of

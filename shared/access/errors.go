@@ -8,6 +8,7 @@ package access
 import (
 	"errors"
 	"fmt"
+	"sort"
 )
 
 // Kind classifies an error so that the edges (queue outcome, HTTP problem)
@@ -61,6 +62,20 @@ func (e *Error) Error() string {
 	}
 	if e.Code != "" {
 		msg += " (" + e.Code + ")"
+	}
+	if len(e.Fields) > 0 {
+		names := make([]string, 0, len(e.Fields))
+		for k := range e.Fields {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for i, k := range names {
+			sep := "; "
+			if i == 0 {
+				sep = ": "
+			}
+			msg += sep + k + " " + e.Fields[k]
+		}
 	}
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()

@@ -154,6 +154,9 @@ const (
 	// "publish the grant's scheduled grant-expiring messages", so that the
 	// outbox's once-only sending covers the schedule too.
 	ChannelSchedule Channel = "schedule"
+	// ChannelPublish stands for "publish Message": a queue message that a
+	// state change promises, sent from the outbox like a notification.
+	ChannelPublish Channel = "publish"
 )
 
 // Notification is one message to one audience through one channel. It is
@@ -181,6 +184,8 @@ type Notification struct {
 	ClaimedUntil time.Time
 	// Version is the outbox row's ETag, for claiming it.
 	Version string
+	// Message is the queue message of a ChannelPublish row.
+	Message *Message
 }
 
 // DueEntry says that something is due for a grant at a time: the notice of

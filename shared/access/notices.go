@@ -22,9 +22,10 @@ const ApprovalLinkFact = "Approval link"
 // the Teams card to the partner's channel, the ticket comment to the
 // grant's ticket. link is the action the customer must take, when the
 // caller has one (GDAP approval link); extra lines are appended to every
-// text (for example the Lighthouse template). IDs are assigned from eventID
-// in a stable order, so that a redelivery renders the same rows.
-func Compose(g Grant, eff Effect, eventID string, ch Channels, link string, extra ...string) []Notification {
+// text (for example the Lighthouse template). IDs are "<eventID>/<n>"
+// numbered from first in a stable order, so that a redelivery renders the
+// same rows.
+func Compose(g Grant, eff Effect, eventID string, first int, ch Channels, link string, extra ...string) []Notification {
 	if eff.Kind != EffectNotify {
 		return nil
 	}
@@ -57,7 +58,7 @@ func Compose(g Grant, eff Effect, eventID string, ch Channels, link string, extr
 	var out []Notification
 	add := func(a Audience, c Channel, to []string, text, link string) {
 		out = append(out, Notification{
-			ID: fmt.Sprintf("%s/%02d", eventID, len(out)), CustomerTenantID: g.CustomerTenantID, GrantID: g.ID,
+			ID: fmt.Sprintf("%s/%02d", eventID, first+len(out)), CustomerTenantID: g.CustomerTenantID, GrantID: g.ID,
 			EventID: eventID, Audience: a, Channel: c, To: to, Ticket: g.Ticket,
 			Subject: subject, Text: text, Facts: facts, Link: link,
 		})

@@ -159,3 +159,15 @@ type Mail struct {
 	Subject string
 	Body    string // plain text
 }
+
+// GrantQuery selects grants for the read-only view.
+type GrantQuery struct {
+	CustomerTenantID string // one customer's grants; "" for all customers
+	Status           Status // only grants in this status; "" for any
+	// ExpiresBefore keeps grants whose ExpiresAt is before it; zero for any.
+	ExpiresBefore time.Time
+	// Limit is the most grants to return; zero for the store's default.
+	Limit int
+	// ContinuationToken resumes a listing where the previous page stopped.
+	ContinuationToken string
+}

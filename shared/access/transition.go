@@ -57,10 +57,12 @@ var transitions = map[EventType][]Status{
 	EvAwait:    {StatusRequested},
 	EvActivate: {StatusNew, StatusRequested, StatusPending},
 	EvRefuse:   {StatusNew, StatusRequested, StatusPending},
-	EvNotice:   {StatusActive},
-	EvExtend:   {StatusActive},
-	EvExpire:   {StatusPending, StatusActive},
-	EvRevoke:   {StatusRequested, StatusPending, StatusActive},
+	// A pending grant with an end date (a Lighthouse delegation the app
+	// tracks from the moment the template goes out) gets its notices too.
+	EvNotice: {StatusPending, StatusActive},
+	EvExtend: {StatusActive},
+	EvExpire: {StatusPending, StatusActive},
+	EvRevoke: {StatusRequested, StatusPending, StatusActive},
 }
 
 // Apply is the grant state machine: it returns the grant after ev, at time

@@ -46,6 +46,7 @@ func TestApplyLegal(t *testing.T) {
 		{"refuse requested", StatusRequested, Event{Type: EvRefuse}, StatusRefused, []EffectKind{EffectNotify}},
 		{"refuse pending", StatusPending, Event{Type: EvRefuse}, StatusRefused, []EffectKind{EffectNotify}},
 		{"notice active", StatusActive, Event{Type: EvNotice, Stage: 30}, StatusActive, []EffectKind{EffectNotify}},
+		{"notice pending", StatusPending, Event{Type: EvNotice, Stage: 7}, StatusPending, []EffectKind{EffectNotify}},
 		{"extend active", StatusActive, Event{Type: EvExtend, ExpiresAt: expires.Add(30 * Day)}, StatusActive, []EffectKind{EffectSchedule, EffectNotify}},
 		{"expire active", StatusActive, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectRemoveAccess, EffectNotify}},
 		{"expire pending", StatusPending, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectNotify}},

@@ -1,0 +1,414 @@
+package functions
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/config"
+	"github.com/mssp-tools/copilot-partner-access/shared/graph"
+	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
+	"github.com/mssp-tools/copilot-partner-access/shared/notify"
+	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
+	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
+	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
+)
+
+func TestMain(m *testing.M) { testenv.MainPrivate(m) }
+
+// Tenants and principals of the tests' simulated directory.
+const (
+	partnerTenant  = "11112222-3333-4444-5555-666677778888"
+	customerTenant = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
+	guestID        = "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"
+	partnerGroup   = "3f1e6a4b-2c5d-4e7f-8a9b-0c1d2e3f4a5b"
+	relationshipID = "2d8b4e1f-7c3a-4b9e-a0f1-5e6d7c8b9a01-5f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
+	ticketSecret   = "test-ticket-secret-value"
+)
+
+// sink records what a Teams webhook or ticketing system receives, and can
+// be told to fail.
+type sink struct {
+	mu       sync.Mutex
+	bodies   [][]byte
+	headers  []http.Header
+	failWith int
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWith != 0 {
+		w.WriteHeader(s.failWith)
+		return
+	}
+	s.bodies = append(s.bodies, b)
+	s.headers = append(s.headers, r.Header.Clone())
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (s *sink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.bodies)
+}
+
+func (s *sink) fail(status int) {
+	s.mu.Lock()
+	s.failWith = status
+	s.mu.Unlock()
+}
+
+// clock is a settable test clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) set(t time.Time) {
+	c.mu.Lock()
+	c.now = t
+	c.mu.Unlock()
+}
+
+// env is the functions wired to real parts: Table Storage and storage
+// queues on Azurite, the real Graph client against graphsim, the real
+// notifier against HTTP sinks.
+type env struct {
+	t       *testing.T
+	deps    Deps
+	handler http.Handler
+	store   *tablestore.Store
+	sim     *graphsim.Server
+	queues  *servicebus.LocalQueues
+	teams   *sink
+	tickets *sink
+	clock   *clock
+	logs    *bytes.Buffer
+	// published sees every message the functions publish, scheduled ones
+	// included (a storage queue hides those until they are due).
+	published *recorder
+	pc        *testenv.PartnerCenter
+}
+
+// httpEnvelope builds an HTTP trigger invocation in the host's shape: the
+// raw body as a string, headers as lists, route parameters in Params.
+func httpEnvelope(function, method, path string, header http.Header, body []byte, params map[string]string) []byte {
+	headers, single := map[string][]string{}, map[string]string{}
+	for k, v := range header {
+		headers[k] = v
+		single[k] = v[0]
+	}
+	u, _ := url.Parse("https://contoso-mssp-func.azurewebsites.net" + path)
+	query := map[string]string{}
+	for k, v := range u.Query() {
+		query[k] = v[0]
+	}
+	if params == nil {
+		params = map[string]string{}
+	}
+	env := map[string]any{
+		"Data": map[string]any{"req": map[string]any{
+			"Url": u.String(), "Method": method, "Query": query, "Headers": headers,
+			"Params": params, "Identities": []any{}, "Body": string(body),
+		}},
+		"Metadata": map[string]any{"Headers": single, "Query": query, "Params": params,
+			"sys": map[string]any{"MethodName": function, "UtcNow": "2026-11-27T08:00:00.1234567Z", "RandGuid": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}},
+	}
+	b, _ := json.Marshal(env)
+	return b
+}
+
+// httpResult is what an HTTP function answered through Outputs.res.
+type httpResult struct {
+	Status int
+	Header map[string]string
+	Body   map[string]any
+	Raw    string
+}
+
+// call invokes an HTTP function and decodes Outputs.res.
+func (e *env) call(function, method, path string, header http.Header, body []byte, params map[string]string) httpResult {
+	e.t.Helper()
+	status, out := e.invoke(function, httpEnvelope(function, method, path, header, body, params))
+	if status != http.StatusOK {
+		e.t.Fatalf("%s: outer status %d, want 200 with the answer in Outputs.res", function, status)
+	}
+	res, _ := out["Outputs"].(map[string]any)["res"].(map[string]any)
+	code, _ := strconv.Atoi(res["statusCode"].(string))
+	r := httpResult{Status: code, Header: map[string]string{}, Raw: res["body"].(string)}
+	for k, v := range res["headers"].(map[string]any) {
+		r.Header[k] = v.(string)
+	}
+	_ = json.Unmarshal([]byte(r.Raw), &r.Body)
+	return r
+}
+
+// ticket sends a signed ticketing command.
+func (e *env) ticket(cmd map[string]any) httpResult {
+	e.t.Helper()
+	body := mustMarshal(e.t, cmd)
+	return e.call(FnTicketWebhook, "POST", "/api/webhooks/ticketing", webhook.TicketHeaders([]byte(ticketSecret), body, e.clock.Now()), body, nil)
+}
+
+// recorder publishes through the real local queues and remembers what it
+// published.
+type recorder struct {
+	inner access.Publisher
+	mu    sync.Mutex
+	msgs  []access.Message
+}
+
+func (r *recorder) Publish(ctx context.Context, m access.Message) error {
+	if err := r.inner.Publish(ctx, m); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.msgs = append(r.msgs, m)
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) to(queue string) []access.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []access.Message
+	for _, m := range r.msgs {
+		if m.Queue == queue {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// drain empties the visible part of the three queues, so that a test sees
+// only its own messages.
+func (e *env) drain() {
+	e.t.Helper()
+	for _, q := range []string{FnInvitationSent, FnGDAPApproved, FnGrantExpiring} {
+		for {
+			ds, err := e.queues.Receive(context.Background(), q, 32, time.Minute)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			if len(ds) == 0 {
+				break
+			}
+			for _, d := range ds {
+				_ = e.queues.Delete(context.Background(), d)
+			}
+		}
+	}
+}
+
+var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the simulated directory's seed adjusted first.
+func newEnvWith(t *testing.T, adjust func(*graphsim.Seed)) *env {
+	t.Helper()
+	ctx := context.Background()
+	az := testenv.Azurite(t)
+	e := &env{t: t, teams: &sink{}, tickets: &sink{}, clock: &clock{now: t0.Add(time.Minute)}, logs: &bytes.Buffer{}}
+
+	store, err := tablestore.New(ctx, tablestore.Options{ConnectionString: az.ConnectionString, TablePrefix: testenv.UniqueName(t, "t"), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = store
+
+	seed := demoSeed()
+	if adjust != nil {
+		adjust(&seed)
+	}
+	e.sim = graphsim.New(seed)
+	simSrv := httptest.NewServer(e.sim)
+	t.Cleanup(simSrv.Close)
+	teamsSrv := httptest.NewServer(e.teams)
+	t.Cleanup(teamsSrv.Close)
+	ticketSrv := httptest.NewServer(e.tickets)
+	t.Cleanup(ticketSrv.Close)
+
+	q, err := servicebus.NewLocalQueues(az.ConnectionString, &servicebus.LocalOptions{Clock: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.queues = q
+
+	cfg, err := config.Load(ctx, func(k string) string {
+		return map[string]string{
+			"TABLES_CONNECTION_STRING":       az.ConnectionString,
+			"LOCAL_QUEUES_CONNECTION_STRING": az.ConnectionString,
+			"GRAPH_BASE_URL":                 simSrv.URL + "/v1.0",
+			"GRAPH_AUTH":                     "none",
+			"PARTNER_TENANT_ID":              partnerTenant,
+			"PARTNER_SECURITY_GROUP_ID":      partnerGroup,
+			"NOTIFY_MAIL_FROM":               "copilot-access@fabrikam.example",
+			"NOTIFY_TEAMS_WEBHOOK_URL":       teamsSrv.URL + "/workflows?sig=secret-sig",
+			"TICKET_CALLBACK_URL":            ticketSrv.URL + "/comments",
+			"TICKET_WEBHOOK_SECRET":          ticketSecret,
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := graph.New(graph.Options{BaseURL: cfg.GraphBaseURL, Auth: cfg.GraphAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifier, err := notify.New(notify.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		MailFrom: cfg.NotifyMailFrom, PartnerTenantID: cfg.PartnerTenantID, Mailer: dir,
+		TeamsWebhookURL: cfg.NotifyTeamsWebhookURL, TicketCallbackURL: cfg.TicketCallbackURL,
+		SignTicket: webhook.TicketSigner([]byte(ticketSecret), e.clock.Now),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pc = testenv.NewPartnerCenter(t)
+	roots, err := webhook.LoadRoots(e.pc.RootsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := webhook.NewPartnerCenterVerifier(webhook.PartnerCenterOptions{CertOrigins: []string{e.pc.Origin}, Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.published = &recorder{inner: q}
+	e.drain()
+	e.deps = Deps{
+		Config: cfg, Store: store, Directory: dir, Publisher: e.published, Notifier: notifier, PartnerCenter: verifier,
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now,
+	}
+	e.handler = Routes(e.deps)
+	return e
+}
+
+func demoSeed() graphsim.Seed {
+	return graphsim.Seed{
+		Partner: graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam",
+			Users: []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Copilot access notifications",
+				Mail: "copilot-access@fabrikam.example", UserPrincipalName: "copilot-access@fabrikam.example"}},
+			Groups: []graphsim.Group{{ID: partnerGroup, DisplayName: "Fabrikam SOC"}}},
+		Customers: []graphsim.Tenant{{ID: customerTenant, DisplayName: "Contoso",
+			Users: []graphsim.User{{ID: guestID, DisplayName: "Fabrikam analyst", Mail: "analyst@fabrikam.example", UserType: "Guest"}}}},
+	}
+}
+
+// queueEnvelope builds a Service Bus invocation in the host's shape: the
+// body base64 in Data.msg, string metadata JSON-quoted, numbers as strings.
+func queueEnvelope(function, messageID string, delivery int, body []byte) []byte {
+	quoted := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	env := map[string]any{
+		"Data": map[string]any{"msg": base64.StdEncoding.EncodeToString(body)},
+		"Metadata": map[string]any{
+			"DeliveryCount":   strconv.Itoa(delivery),
+			"MessageId":       quoted(messageID),
+			"ContentType":     quoted("application/json"),
+			"EnqueuedTimeUtc": "2026-11-27T08:00:01",
+			"EnqueuedTime":    "2026-11-27T08:00:01+00:00",
+			"SequenceNumber":  "42",
+			"sys":             map[string]any{"MethodName": function, "UtcNow": "2026-11-27T08:00:01.8823451Z", "RandGuid": "b2a1c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"},
+		},
+	}
+	b, _ := json.Marshal(env)
+	return b
+}
+
+// invoke posts an invocation envelope to a function and returns the outer
+// status and decoded response.
+func (e *env) invoke(function string, envelope []byte) (int, map[string]any) {
+	e.t.Helper()
+	req := httptest.NewRequest(http.MethodPost, "/"+function, bytes.NewReader(envelope))
+	req.Header.Set("X-Azure-Functions-InvocationId", "inv-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	rec := httptest.NewRecorder()
+	e.handler.ServeHTTP(rec, req)
+	var out map[string]any
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		e.t.Fatalf("%s: response is not JSON: %q", function, rec.Body.String())
+	}
+	return rec.Code, out
+}
+
+func (e *env) deliver(function string, messageID string, delivery int, body []byte) (int, map[string]any) {
+	e.t.Helper()
+	return e.invoke(function, queueEnvelope(function, messageID, delivery, body))
+}
+
+func (e *env) grant(id string) access.Grant {
+	e.t.Helper()
+	g, _, err := e.store.Grant(context.Background(), customerTenant, id)
+	if err != nil {
+		e.t.Fatalf("read grant %s: %v", id, err)
+	}
+	return g
+}
+
+func (e *env) audit(id string) []access.AuditEntry {
+	e.t.Helper()
+	a, err := e.store.Audit(context.Background(), customerTenant, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+// rolesOf returns the directory roles a principal holds in the simulator.
+func (e *env) rolesOf(tenant, principal string) []string {
+	e.t.Helper()
+	var out []string
+	for _, tn := range e.sim.State().Tenants {
+		if tn.ID != tenant {
+			continue
+		}
+		for _, a := range tn.RoleAssignments {
+			if a.PrincipalID == principal {
+				out = append(out, a.RoleDefinitionID)
+			}
+		}
+	}
+	return out
+}
+
+func (e *env) mails() []graphsim.Mail { return e.sim.State().Mails }
+
+// pending drains a local queue (without deleting) and returns the decoded
+// bodies of the messages in it.
+func (e *env) pending(queue string) []servicebus.Delivery {
+	e.t.Helper()
+	ds, err := e.queues.Peek(context.Background(), queue, 32)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return ds
+}
+
+func mustMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func testenvPartnerCenter(t *testing.T) *testenv.PartnerCenter { return testenv.NewPartnerCenter(t) }

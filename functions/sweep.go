@@ -1,0 +1,113 @@
+package functions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
+)
+
+// expirySweep is the safety net behind the scheduled grant-expiring
+// messages: it reads only the due-index days up to now and publishes a
+// grant-expiring message for every notice or expiry still recorded as due,
+// including those missed while the app was down. The messages' ids are the
+// scheduled ones, so Service Bus duplicate detection and the ledger drop
+// whatever was already handled; the grant-expiring function checks each
+// against the grant (an extended grant makes old entries stale) and
+// forgets the entry once done. A due GDAP grant's relationship is read
+// again first, so that a relationship terminated or auto-extended in
+// Partner Center is recorded as such rather than noticed as expiring.
+func (d Deps) expirySweep(ctx context.Context, c *call, t funchost.TimerInfo) error {
+	now := d.now()
+	var published, drift int
+	var errs []error
+	read, err := d.Store.DueUntil(ctx, now, func(e access.DueEntry) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if m, _, _ := access.SplitGrantID(e.GrantID); m == access.GDAP {
+			changed, err := d.gdapDrift(ctx, c, e)
+			if err != nil {
+				errs = append(errs, err)
+				return nil
+			}
+			if changed {
+				drift++
+				d.forgetDue(ctx, c, e)
+				return nil
+			}
+		}
+		expiresAt := e.Due.Add(time.Duration(e.Stage) * access.Day)
+		g := access.Grant{ID: e.GrantID, CustomerTenantID: e.CustomerTenantID, ExpiresAt: expiresAt}
+		m := expiringMessage(g, e.Stage, now)
+		if err := d.Publisher.Publish(ctx, access.Message{Queue: FnGrantExpiring, ID: m.EventID, Body: mustJSON(m),
+			Properties: map[string]any{"grantId": e.GrantID, "noticeDays": e.Stage, "source": "sweep"}}); err != nil {
+			errs = append(errs, fmt.Errorf("publish %d-day action of %s: %w", e.Stage, e.GrantID, err))
+			return nil
+		}
+		published++
+		return nil
+	})
+	c.logf("sweep: %d due entries read, %d published, %d drifted", read, published, drift)
+	c.log.Info("sweep done", "read", read, "published", published, "drift", drift, "pastDue", t.IsPastDue)
+	if err != nil {
+		return fmt.Errorf("read due entries: %w", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		// The entries stay in the index: the next run tries them again.
+		return access.WrapKind(access.KindTransient, err, "sweep incomplete")
+	}
+	return nil
+}
+
+// gdapDrift re-reads the relationship of a due GDAP grant and records a
+// change Partner Center made: terminated or expired there (the grant ends),
+// or auto-extended (the grant follows the new end). It reports whether it
+// recorded one.
+func (d Deps) gdapDrift(ctx context.Context, c *call, e access.DueEntry) (bool, error) {
+	g, _, err := d.Store.Grant(ctx, e.CustomerTenantID, e.GrantID)
+	if access.IsKind(err, access.KindNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read grant %s: %w", e.GrantID, err)
+	}
+	if g.Status != access.StatusActive {
+		return false, nil
+	}
+	_, relID, _ := access.SplitGrantID(g.ID)
+	rel, err := d.Directory.Relationship(ctx, g.PartnerTenantID, relID)
+	if err != nil && !access.IsKind(err, access.KindNotFound) {
+		return false, fmt.Errorf("read relationship %s: %w", relID, err)
+	}
+	var ev access.Event
+	switch {
+	case access.IsKind(err, access.KindNotFound):
+		ev = access.Event{Type: access.EvRevoke, Reason: "the relationship no longer exists in Partner Center", Actor: "expiry-sweep"}
+	case rel.Status == access.RelTerminated || rel.Status == access.RelTerminating || rel.Status == access.RelTerminationReq:
+		ev = access.Event{Type: access.EvRevoke, Reason: "the relationship was terminated in Partner Center (" + rel.Status + ")", Actor: "expiry-sweep"}
+	case rel.Status == access.RelExpired:
+		ev = access.Event{Type: access.EvExpire, Reason: "the relationship expired in Partner Center", Actor: "expiry-sweep"}
+	case rel.Status == access.RelActive && rel.EndDateTime.After(g.ExpiresAt):
+		ev = access.Event{Type: access.EvExtend, ExpiresAt: rel.EndDateTime, Actor: "Partner Center auto-extend " + rel.AutoExtendDuration}
+	default:
+		return false, nil
+	}
+	h := sha256.Sum256([]byte(g.ID + "\n" + string(ev.Type) + "\n" + rel.Status + "\n" + rel.EndDateTime.UTC().Format(time.RFC3339)))
+	eventID := "drift-" + hex.EncodeToString(h[:12])
+	_, err = c.applyEvent(ctx, g.CustomerTenantID, g.ID, eventID, func(ctx context.Context, cur access.Grant) (decision, error) {
+		if cur.Status != access.StatusActive {
+			return decision{outcome: outcomeStale}, nil
+		}
+		return c.transition(cur, ev, eventID, outcomeProcessed, "")
+	})
+	if err != nil {
+		return false, fmt.Errorf("record drift of %s: %w", g.ID, err)
+	}
+	return true, nil
+}

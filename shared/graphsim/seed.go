@@ -1,0 +1,138 @@
+package graphsim
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Seed is the initial content of the simulator: one partner tenant and any
+// number of customer tenants. The same types describe the state the
+// simulator reports, so a State can be saved and loaded as a Seed.
+type Seed struct {
+	Partner   Tenant   `json:"partner"`
+	Customers []Tenant `json:"customers,omitempty"`
+}
+
+// Tenant is one simulated Microsoft Entra tenant.
+type Tenant struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName"`
+	// Domain is the initial domain, used to build guest user principal
+	// names; it defaults to a name derived from DisplayName.
+	Domain          string           `json:"domain,omitempty"`
+	Users           []User           `json:"users,omitempty"`
+	Groups          []Group          `json:"groups,omitempty"`
+	RoleAssignments []RoleAssignment `json:"roleAssignments,omitempty"`
+	// Relationships are the GDAP relationships this tenant created as a
+	// partner; only its own token can read them, as in Graph.
+	Relationships []Relationship `json:"relationships,omitempty"`
+}
+
+// User is a directory user.
+type User struct {
+	ID                string `json:"id"`
+	DisplayName       string `json:"displayName,omitempty"`
+	Mail              string `json:"mail,omitempty"`
+	UserPrincipalName string `json:"userPrincipalName,omitempty"`
+	UserType          string `json:"userType,omitempty"` // "Member" (default) or "Guest"
+}
+
+// Group is a security group; GDAP access assignments must name one.
+type Group struct {
+	ID          string `json:"id"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+// RoleAssignment is a directory role assignment
+// (unifiedRoleAssignment).
+type RoleAssignment struct {
+	ID               string `json:"id"`
+	PrincipalID      string `json:"principalId"`
+	RoleDefinitionID string `json:"roleDefinitionId"`
+	DirectoryScopeID string `json:"directoryScopeId,omitempty"` // "/" by default
+}
+
+// Relationship is a GDAP delegated admin relationship.
+type Relationship struct {
+	ID                   string             `json:"id"`
+	DisplayName          string             `json:"displayName"`
+	Status               string             `json:"status,omitempty"` // default "created"
+	CustomerTenantID     string             `json:"customerTenantId,omitempty"`
+	CustomerDisplayName  string             `json:"customerDisplayName,omitempty"`
+	Roles                []string           `json:"roles"` // unified role definition ids
+	Duration             string             `json:"duration"`
+	AutoExtendDuration   string             `json:"autoExtendDuration,omitempty"` // default "PT0S"
+	CreatedDateTime      time.Time          `json:"createdDateTime,omitzero"`
+	LastModifiedDateTime time.Time          `json:"lastModifiedDateTime,omitzero"`
+	ActivatedDateTime    time.Time          `json:"activatedDateTime,omitzero"`
+	EndDateTime          time.Time          `json:"endDateTime,omitzero"`
+	ETag                 string             `json:"etag,omitempty"` // set by the simulator
+	AccessAssignments    []AccessAssignment `json:"accessAssignments,omitempty"`
+}
+
+// AccessAssignment gives a partner security group roles through a
+// relationship.
+type AccessAssignment struct {
+	ID              string    `json:"id"`
+	GroupID         string    `json:"groupId"`
+	Roles           []string  `json:"roles"`
+	Status          string    `json:"status,omitempty"` // default "active"
+	CreatedDateTime time.Time `json:"createdDateTime,omitzero"`
+}
+
+// Mail is a message sent through sendMail.
+type Mail struct {
+	TenantID    string    `json:"tenantId"`
+	From        string    `json:"from"`
+	To          []string  `json:"to"`
+	Subject     string    `json:"subject"`
+	ContentType string    `json:"contentType"`
+	Body        string    `json:"body"`
+	SentAt      time.Time `json:"sentAt"`
+}
+
+// ParseSeed decodes a seed from JSON. Unknown fields are an error, so that
+// a typo in a hand-written seed file does not silently drop data.
+func ParseSeed(data []byte) (Seed, error) {
+	var s Seed
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Seed{}, fmt.Errorf("parse seed: %w", err)
+	}
+	if err := s.Validate(); err != nil {
+		return Seed{}, err
+	}
+	return s, nil
+}
+
+// Validate reports the first problem that would make the seed ambiguous:
+// missing or duplicate tenant ids, relationships without an id.
+func (s Seed) Validate() error {
+	seen := map[string]bool{}
+	for i, t := range append([]Tenant{s.Partner}, s.Customers...) {
+		id := strings.ToLower(strings.TrimSpace(t.ID))
+		if id == "" {
+			if i == 0 {
+				return fmt.Errorf("seed: partner tenant has no id")
+			}
+			return fmt.Errorf("seed: customer %d has no id", i-1)
+		}
+		if seen[id] {
+			return fmt.Errorf("seed: tenant %s appears twice", t.ID)
+		}
+		seen[id] = true
+		for _, r := range t.Relationships {
+			if r.ID == "" {
+				return fmt.Errorf("seed: a relationship of tenant %s has no id", t.ID)
+			}
+			if _, err := parseDuration(r.Duration); err != nil {
+				return fmt.Errorf("seed: relationship %s: %w", r.ID, err)
+			}
+		}
+	}
+	return nil
+}
