@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: test run build tools vet fmt
+.PHONY: test run build tools vet fmt fuzz
 
 ## test: install Azurite if missing, then run every test (each test binary
 ## starts its own Azurite unless AZURITE_CONNECTION_STRING names one).
@@ -19,6 +19,10 @@ build:
 
 tools:
 	scripts/azurite.sh install
+
+## fuzz: a short run of every fuzz target (FUZZTIME each, default 5s).
+fuzz:
+	scripts/fuzz.sh
 
 vet:
 	$(GO) vet ./...

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -49,23 +50,36 @@ type decideFunc func(ctx context.Context, g access.Grant) (decision, error)
 // the outbox.
 func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventID string, decide decideFunc) (string, error) {
 	st := c.d.Store
+	c.log = c.log.With("grantId", grantID)
 	for attempt := 1; ; attempt++ {
-		if entry, seen, err := st.Processed(ctx, customerTenantID, eventID); err != nil {
-			return "", fmt.Errorf("read ledger: %w", err)
-		} else if seen {
+		// The ledger and the grant are independent point reads: one round
+		// trip of latency for both.
+		var (
+			entry   access.LedgerEntry
+			seen    bool
+			ledgErr error
+			wg      sync.WaitGroup
+		)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			entry, seen, ledgErr = st.Processed(ctx, customerTenantID, eventID)
+		}()
+		g, version, err := st.Grant(ctx, customerTenantID, grantID)
+		wg.Wait()
+		if ledgErr != nil {
+			return "", fmt.Errorf("read ledger: %w", ledgErr)
+		}
+		if seen {
 			c.log.Info("event already applied", "outcome", entry.Outcome, "at", entry.At)
 			return outcomeDuplicate, c.finishDuplicate(ctx, customerTenantID, entry)
 		}
-
-		g, version, err := st.Grant(ctx, customerTenantID, grantID)
 		switch {
 		case access.IsKind(err, access.KindNotFound):
 			g, version = access.Grant{ID: grantID, CustomerTenantID: customerTenantID}, ""
 		case err != nil:
 			return "", fmt.Errorf("read grant %s: %w", grantID, err)
 		}
-		c.log = c.log.With("grantId", grantID)
-
 		dec, err := decide(ctx, g)
 		if err != nil {
 			return "", err

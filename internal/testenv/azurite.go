@@ -187,6 +187,19 @@ func MainPrivate(m *testing.M) {
 	Main(m)
 }
 
+// StartPrivate is Start for a program that is not a test, such as the
+// benchmark, and uses the storage queues of the contract's names: it
+// starts an Azurite of the process's own, whatever
+// AZURITE_CONNECTION_STRING says, for the reason MainPrivate gives. Call it
+// before anything calls Start, and Stop when done; after a Stop it starts a
+// fresh Azurite.
+func StartPrivate() (Endpoints, error) {
+	shared.mu.Lock()
+	shared.private = true
+	shared.mu.Unlock()
+	return Start()
+}
+
 // UniqueName returns a fresh name, usable as a table name or a prefix of
 // one: it starts with prefix (which must start with a letter), then holds
 // only letters and digits. Tests that share one Azurite isolate their data
