@@ -23,6 +23,11 @@ import (
 // here calls the network except creating the tables if they are missing
 // (a few milliseconds, once).
 func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (functions.Deps, func(), error) {
+	now := time.Now
+	if cfg.LocalClockFile != "" {
+		now = (&fileClock{path: cfg.LocalClockFile}).Now
+		logger.Warn("local run: the clock follows LOCAL_CLOCK_FILE", "file", cfg.LocalClockFile)
+	}
 	var cred azcore.TokenCredential
 	if cfg.TablesServiceURL != "" || cfg.ServiceBusNamespace != "" {
 		var err error
@@ -36,14 +41,14 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	}
 
 	store, err := tablestore.New(ctx, tablestore.Options{
-		ConnectionString: cfg.TablesConnectionString, ServiceURL: cfg.TablesServiceURL, Credential: cred,
+		ConnectionString: cfg.TablesConnectionString, ServiceURL: cfg.TablesServiceURL, Credential: cred, Now: now,
 	})
 	if err != nil {
 		return functions.Deps{}, nil, fmt.Errorf("table storage: %w", err)
 	}
 	pub, err := servicebus.New(servicebus.Options{
 		Namespace: cfg.ServiceBusNamespace, ConnectionString: cfg.ServiceBusConnectionString, Credential: cred,
-		LocalQueuesConnectionString: cfg.LocalQueuesConnectionString,
+		LocalQueuesConnectionString: cfg.LocalQueuesConnectionString, Clock: now,
 	})
 	if err != nil {
 		return functions.Deps{}, nil, fmt.Errorf("queues: %w", err)
@@ -80,7 +85,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 
 	d := functions.Deps{
 		Config: cfg, Store: store, Directory: dir, Publisher: pub, Notifier: notifier,
-		PartnerCenter: verifier, Logger: logger,
+		PartnerCenter: verifier, Logger: logger, Now: now,
 	}
 	closeAll := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -167,7 +167,7 @@ func (e *env) call(function, method, path string, header http.Header, body []byt
 func (e *env) ticket(cmd map[string]any) httpResult {
 	e.t.Helper()
 	body := mustMarshal(e.t, cmd)
-	return e.call(FnTicketWebhook, "POST", "/api/webhooks/ticketing", webhook.TicketHeaders([]byte(ticketSecret), body, e.clock.Now()), body, nil)
+	return e.call(FnTicketWebhook, "POST", "/api/webhooks/ticketing", webhook.TicketHeaders([]byte(ticketSecret), body, time.Now()), body, nil)
 }
 
 // recorder publishes through the real local queues and remembers what it

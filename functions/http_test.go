@@ -85,9 +85,9 @@ func TestTicketSignatureAndBody(t *testing.T) {
 		status int
 	}{
 		{"unsigned", http.Header{"Content-Type": {"application/json"}}, body, http.StatusUnauthorized},
-		{"wrong secret", webhook.TicketHeaders([]byte("not-the-secret"), body, e.clock.Now()), body, http.StatusUnauthorized},
-		{"stale timestamp", webhook.TicketHeaders([]byte(ticketSecret), body, e.clock.Now().Add(-10*time.Minute)), body, http.StatusUnauthorized},
-		{"body altered after signing", webhook.TicketHeaders([]byte(ticketSecret), body, e.clock.Now()), append([]byte(nil), strings.Replace(string(body), "30", "300", 1)...), http.StatusUnauthorized},
+		{"wrong secret", webhook.TicketHeaders([]byte("not-the-secret"), body, time.Now()), body, http.StatusUnauthorized},
+		{"stale timestamp", webhook.TicketHeaders([]byte(ticketSecret), body, time.Now().Add(-10*time.Minute)), body, http.StatusUnauthorized},
+		{"body altered after signing", webhook.TicketHeaders([]byte(ticketSecret), body, time.Now()), append([]byte(nil), strings.Replace(string(body), "30", "300", 1)...), http.StatusUnauthorized},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,7 +123,7 @@ func TestTicketSignatureAndBody(t *testing.T) {
 	}
 
 	huge := append(append([]byte(`{"deliveryId":"d-big","pad":"`), []byte(strings.Repeat("x", 300<<10))...), []byte(`"}`)...)
-	res = e.call(FnTicketWebhook, "POST", "/api/webhooks/ticketing", webhook.TicketHeaders([]byte(ticketSecret), huge, e.clock.Now()), huge, nil)
+	res = e.call(FnTicketWebhook, "POST", "/api/webhooks/ticketing", webhook.TicketHeaders([]byte(ticketSecret), huge, time.Now()), huge, nil)
 	if res.Status != http.StatusRequestEntityTooLarge {
 		t.Errorf("300 KiB body: got %d, want 413", res.Status)
 	}

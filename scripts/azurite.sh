@@ -29,7 +29,12 @@ free_port() {
 start() {
   install
   local blob queue table dir pid
-  blob=$(free_port); queue=$(free_port); table=$(free_port)
+  # AZURITE_PORTS="10000 10001 10002" asks for fixed ports (blob queue table).
+  if [ -n "${AZURITE_PORTS:-}" ]; then
+    read -r blob queue table <<<"$AZURITE_PORTS"
+  else
+    blob=$(free_port); queue=$(free_port); table=$(free_port)
+  fi
   dir=$(mktemp -d "${TMPDIR:-/tmp}/azurite.XXXXXX")
   "$bin" --silent --disableTelemetry --skipApiVersionCheck \
     --location "$dir" --blobHost 127.0.0.1 --queueHost 127.0.0.1 --tableHost 127.0.0.1 \

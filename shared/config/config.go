@@ -64,6 +64,10 @@ type Config struct {
 	TicketWebhookSecret   string `env:"TICKET_WEBHOOK_SECRET"`
 
 	PartnerCenterRootsFile string `env:"PARTNER_CENTER_ROOTS_FILE"`
+	// LocalClockFile moves the app's clock for local runs only: the file
+	// holds a duration (such as "2160h") added to the real time. It is
+	// refused unless Graph is a simulator.
+	LocalClockFile string `env:"LOCAL_CLOCK_FILE"`
 	PartnerCenterCertHosts string `env:"PARTNER_CENTER_CERT_HOSTS, default=https://3psostorageacct.blob.core.windows.net"`
 }
 
@@ -240,6 +244,9 @@ func (c Config) Validate() error {
 		if strings.HasPrefix(v, "@Microsoft.KeyVault(") {
 			bad(name, "is an unresolved Key Vault reference: grant the app's identity Key Vault Secrets User and check the secret URI")
 		}
+	}
+	if c.LocalClockFile != "" && !c.LocalGraph() {
+		bad("LOCAL_CLOCK_FILE", "moving the clock is for local runs against the Graph simulator only (GRAPH_AUTH=none)")
 	}
 	for _, h := range c.CertHosts() {
 		if !isHTTPURL(h) {

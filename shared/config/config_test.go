@@ -94,6 +94,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"five-field cron", map[string]string{"EXPIRY_SWEEP_SCHEDULE": "0 * * * *"}, nil, "EXPIRY_SWEEP_SCHEDULE"},
 		{"callback without secret", map[string]string{"TICKET_CALLBACK_URL": "https://tickets.example/cb"}, nil, "TICKET_WEBHOOK_SECRET"},
 		{"unresolved key vault reference", map[string]string{"TICKET_WEBHOOK_SECRET": "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)"}, nil, "TICKET_WEBHOOK_SECRET"},
+		{"clock override against real graph", map[string]string{"LOCAL_CLOCK_FILE": "/tmp/clock", "GRAPH_AUTH": "clientsecret", "APP_CLIENT_ID": "x", "APP_CLIENT_SECRET": "y", "GRAPH_BASE_URL": DefaultGraphBaseURL}, nil, "LOCAL_CLOCK_FILE"},
 		{"cert host not a url", map[string]string{"PARTNER_CENTER_CERT_HOSTS": "3psostorageacct"}, nil, "PARTNER_CENTER_CERT_HOSTS"},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,26 @@
+// Command localpeers stands in, on a local run, for the outside parties the
+// app talks to besides Graph: the Teams Workflows webhook and the
+// ticketing system (both receive notifications, written here to JSON-lines
+// files, ticket comments after their signature is checked), and Partner
+// Center, which signs GDAP events with a certificate it serves. It writes
+// the root of its throw-away certificate authority for the handler's
+// PARTNER_CENTER_ROOTS_FILE before it starts listening.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "localpeers:", err)
+		os.Exit(1)
+	}
+}

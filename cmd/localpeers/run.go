@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/devpki"
+	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
+)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("localpeers", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8091", "listen address")
+	dir := fs.String("dir", ".local/peers", "where to write roots.pem, teams.jsonl and ticket.jsonl")
+	app := fs.String("app", "http://127.0.0.1:7071", "the app's base URL, for Partner Center events")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	secret := getenv("TICKET_WEBHOOK_SECRET")
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	pki, err := devpki.New(30 * 24 * time.Hour)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "roots.pem"), pki.RootPEM, 0o644); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	p := &peers{dir: *dir, secret: []byte(secret), pki: pki, certURL: base + "/cert/pcnotifications-dispatch.microsoft.com.cer",
+		app: *app, log: logger, client: &http.Client{Timeout: 30 * time.Second}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /teams", p.teams)
+	mux.HandleFunc("POST /ticket", p.ticket)
+	mux.HandleFunc("GET /cert/{name}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		_, _ = w.Write(pki.LeafDER)
+	})
+	mux.HandleFunc("POST /partner-center/{event}/{relationship}", p.partnerCenter)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "localpeers on %s: teams %s/teams, ticket %s/ticket, partner center certificates from %s\n", base, base, base, base)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+type peers struct {
+	dir     string
+	secret  []byte
+	pki     *devpki.PKI
+	certURL string
+	app     string
+	log     *slog.Logger
+	client  *http.Client
+	mu      sync.Mutex
+}
+
+// record appends one received message to a JSON-lines file.
+func (p *peers) record(file string, v any) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f, err := os.OpenFile(filepath.Join(p.dir, file), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	line, _ := json.Marshal(v)
+	_, err = f.Write(append(line, '\n'))
+	return err
+}
+
+func (p *peers) teams(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var card any
+	if err := json.Unmarshal(body, &card); err != nil {
+		http.Error(w, "not JSON", http.StatusBadRequest)
+		return
+	}
+	if err := p.record("teams.jsonl", map[string]any{"at": time.Now().UTC(), "card": card}); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p.log.Info("teams card received")
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// ticket checks the comment's signature as a ticketing system would.
+func (p *peers) ticket(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err := webhook.VerifyTicket(p.secret, r.Header, body, time.Now()); err != nil {
+		p.log.Warn("ticket comment refused", "err", err.Error())
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var comment any
+	_ = json.Unmarshal(body, &comment)
+	if err := p.record("ticket.jsonl", map[string]any{"at": time.Now().UTC(), "comment": comment}); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p.log.Info("ticket comment received")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// partnerCenter sends the app a signed Partner Center event, as Partner
+// Center does when a customer approves (or a relationship ends).
+func (p *peers) partnerCenter(w http.ResponseWriter, r *http.Request) {
+	name := "granular-admin-relationship-" + r.PathValue("event")
+	event := devpki.Event(name, r.PathValue("relationship"), time.Now())
+	h, err := p.pki.Headers(event, p.certURL)
+	if err == nil {
+		var req *http.Request
+		req, err = http.NewRequestWithContext(r.Context(), http.MethodPost, p.app+"/api/webhooks/partner-center", bytes.NewReader(event))
+		if err == nil {
+			req.Header = h
+			var resp *http.Response
+			if resp, err = p.client.Do(req); err == nil {
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				p.log.Info("partner center event sent", "event", name, "status", resp.StatusCode)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(resp.StatusCode)
+				_, _ = w.Write(b)
+				return
+			}
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	http.Error(w, err.Error(), http.StatusBadGateway)
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The whole app on one machine, on its embedded defaults: Azurite (tables,
+# and storage queues in place of Service Bus), the Graph simulator with a
+# demo partner (Fabrikam) and customer (Contoso), localpeers (Partner
+# Center, the Teams webhook and the ticketing system), and the local
+# Functions host running the handler. Ctrl-C stops everything.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+state="$root/.local"
+bin="$state/bin"
+mkdir -p "$bin" "$state/peers"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+command -v go >/dev/null || { echo "run-local: Go 1.26 is required" >&2; exit 1; }
+echo "== building the handler and the local tools"
+go build -o "$bin/handler" .
+for c in devhost graphsim localpeers accessctl; do go build -o "$bin/$c" "./cmd/$c"; done
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for p in 7071 8090 8091; do
+  port_free "$p" || { echo "run-local: port $p is in use (another local run?)" >&2; exit 1; }
+done
+
+echo "== Azurite"
+export AZURITE_ENV_FILE="$state/azurite.env"
+if port_free 10000 && port_free 10001 && port_free 10002; then export AZURITE_PORTS="10000 10001 10002"; fi
+scripts/azurite.sh start
+# shellcheck disable=SC1090
+. "$AZURITE_ENV_FILE"
+pids+=("$AZURITE_PID")
+
+secret="local-only-ticket-secret"
+echo "== Graph simulator (demo tenants) and localpeers"
+"$bin/graphsim" -addr 127.0.0.1:8090 >"$state/graphsim.out" 2>"$state/graphsim.log" & pids+=("$!")
+TICKET_WEBHOOK_SECRET="$secret" "$bin/localpeers" -addr 127.0.0.1:8091 -dir "$state/peers" -app http://127.0.0.1:7071 \
+  >"$state/localpeers.out" 2>"$state/localpeers.log" & pids+=("$!")
+for _ in $(seq 1 100); do
+  [ -f "$state/peers/roots.pem" ] && ! port_free 8090 && ! port_free 8091 && break
+  sleep 0.1
+done
+
+: >"$state/clock"
+cat >"$state/local.settings.json" <<JSON
+{
+  "IsEncrypted": false,
+  "Values": {
+    "FUNCTIONS_WORKER_RUNTIME": "custom",
+    "TABLES_CONNECTION_STRING": "$AZURITE_CONNECTION_STRING",
+    "LOCAL_QUEUES_CONNECTION_STRING": "$AZURITE_CONNECTION_STRING",
+    "GRAPH_BASE_URL": "http://127.0.0.1:8090/v1.0",
+    "GRAPH_AUTH": "none",
+    "PARTNER_TENANT_ID": "11112222-3333-4444-5555-666677778888",
+    "PARTNER_SECURITY_GROUP_ID": "f1000000-0000-4000-8000-000000000001",
+    "NOTIFY_MAIL_FROM": "copilot-access@fabrikam.example",
+    "NOTIFY_TEAMS_WEBHOOK_URL": "http://127.0.0.1:8091/teams",
+    "TICKET_CALLBACK_URL": "http://127.0.0.1:8091/ticket",
+    "TICKET_WEBHOOK_SECRET": "$secret",
+    "PARTNER_CENTER_ROOTS_FILE": "$state/peers/roots.pem",
+    "PARTNER_CENTER_CERT_HOSTS": "http://127.0.0.1:8091",
+    "EXPIRY_SWEEP_SCHEDULE": "0 */5 * * * *",
+    "LOCAL_CLOCK_FILE": "$state/clock"
+  }
+}
+JSON
+
+cat <<EOF
+
+== Ready in a moment: the app on http://127.0.0.1:7071/api/ (Ctrl-C stops everything)
+
+In another terminal:
+  export TICKET_WEBHOOK_SECRET=$secret LOCAL_CLOCK_FILE=$state/clock ACCESSCTL_SINK_DIR=$state/peers
+  alias accessctl=$bin/accessctl
+
+  accessctl request b2b -email new.analyst@fabrikam.example -roles "Security Operator" -days 30 -ticket SEC-42
+  accessctl grants                      # requested, then active once invitation-sent is processed
+  accessctl mails                       # what the partner and the customer were told (Graph sendMail)
+  accessctl sinks                       # the Teams card and the signed ticket comment
+  accessctl time +29d && accessctl sweep && accessctl grants   # the 7-day notice ... then +2d for the 1-day one
+  accessctl time +2d && accessctl sweep # the expiry: roles removed in the Graph simulator, grant expired
+  accessctl request gdap -roles "Security Reader,Security Operator" -days 180 -ticket SEC-43
+  accessctl approve -relationship <id from the gdap grant>     # the customer approves; Partner Center tells the app
+  accessctl request b2b -email x@fabrikam.example -roles "Global Administrator"   # refused by policy (422)
+  accessctl advise -plugins "Sentinel,NL2KQL Sentinel" -payer partner
+  accessctl time reset
+
+Logs: $state/*.log; the host's log below. Storage: Azurite at $AZURITE_CONNECTION_STRING
+EOF
+
+"$bin/devhost" -root "$root" -handler "$bin/handler" -settings "$state/local.settings.json" -addr 127.0.0.1:7071 &
+pids+=("$!")
+wait "${pids[-1]}"
