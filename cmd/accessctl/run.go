@@ -52,8 +52,8 @@ global flags:
 // globals are the settings every command shares, from flags or environment.
 type globals struct {
 	api, graphsim, peers, secret, customer, partner, clockFile, sinkDir string
-	out                                                         io.Writer
-	client                                                      *http.Client
+	out                                                                 io.Writer
+	client                                                              *http.Client
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
