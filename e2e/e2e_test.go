@@ -1,0 +1,396 @@
+// Package e2e drives the whole local product as a user meets it: the local
+// Functions host (cmd/devhost) running the handler binary on the project's
+// own host.json and function.json files, Azurite for tables and queues,
+// graphsim for Graph, and signed webhooks from a ticketing system and from
+// Partner Center. Only HTTP and the storage and Graph state are used to
+// drive and observe it.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
+	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
+	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
+	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
+)
+
+func TestMain(m *testing.M) { testenv.MainPrivate(m) }
+
+const (
+	partner   = "11112222-3333-4444-5555-666677778888"
+	customer  = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
+	group     = "f1000000-0000-4000-8000-000000000001"
+	mailbox   = "copilot-access@fabrikam.example"
+	secret    = "e2e-ticket-secret"
+	relSeeded = "f2000000-0000-4000-8000-000000000001-aaaabbbb-0000-cccc-1111-dddd2222eeee"
+)
+
+var builds struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// binaries builds the handler and the devhost once.
+func binaries(t *testing.T) (handler, devhost string) {
+	t.Helper()
+	builds.once.Do(func() {
+		builds.dir, builds.err = os.MkdirTemp("", "e2e-bin")
+		for _, b := range [][2]string{{"handler", "."}, {"devhost", "./cmd/devhost"}} {
+			if builds.err != nil {
+				return
+			}
+			cmd := exec.Command("go", "build", "-o", filepath.Join(builds.dir, b[0]), b[1])
+			cmd.Dir = ".."
+			if out, err := cmd.CombinedOutput(); err != nil {
+				builds.err = fmt.Errorf("build %s: %v\n%s", b[1], err, out)
+			}
+		}
+	})
+	if builds.err != nil {
+		t.Fatal(builds.err)
+	}
+	return filepath.Join(builds.dir, "handler"), filepath.Join(builds.dir, "devhost")
+}
+
+// syncBuffer collects a process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// local is one local run: the devhost and what it stands on.
+type local struct {
+	t      *testing.T
+	base   string // http://127.0.0.1:<port>
+	sim    *graphsim.Server
+	pc     *testenv.PartnerCenter
+	store  *tablestore.Store
+	queues *servicebus.LocalQueues
+	clock  string // LOCAL_CLOCK_FILE
+	out    *syncBuffer
+}
+
+func seed() graphsim.Seed {
+	return graphsim.Seed{
+		Partner: graphsim.Tenant{ID: partner, DisplayName: "Fabrikam",
+			Users:  []graphsim.User{{ID: "f0000000-0000-4000-8000-000000000001", DisplayName: "Notifications", Mail: mailbox, UserPrincipalName: mailbox}},
+			Groups: []graphsim.Group{{ID: group, DisplayName: "SOC analysts"}},
+			Relationships: []graphsim.Relationship{{ID: relSeeded, DisplayName: "Contoso Security Copilot", Status: "approvalPending",
+				CustomerTenantID: customer, Roles: []string{access.SecurityReaderID, access.SecurityOperatorID}, Duration: "P730D", AutoExtendDuration: "PT0S"}}},
+		Customers: []graphsim.Tenant{{ID: customer, DisplayName: "Contoso"}},
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func startLocal(t *testing.T) *local {
+	t.Helper()
+	handler, devhost := binaries(t)
+	az := testenv.Azurite(t)
+	l := &local{t: t, sim: graphsim.New(seed()), pc: testenv.NewPartnerCenter(t), out: &syncBuffer{}}
+	srv := httptest.NewServer(l.sim)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	l.clock = filepath.Join(dir, "clock")
+	settings := map[string]any{"IsEncrypted": false, "Values": map[string]string{
+		"TABLES_CONNECTION_STRING": az.ConnectionString, "LOCAL_QUEUES_CONNECTION_STRING": az.ConnectionString,
+		"GRAPH_BASE_URL": srv.URL + "/v1.0", "GRAPH_AUTH": "none", "PARTNER_TENANT_ID": partner,
+		"PARTNER_SECURITY_GROUP_ID": group, "NOTIFY_MAIL_FROM": mailbox, "TICKET_WEBHOOK_SECRET": secret,
+		"PARTNER_CENTER_ROOTS_FILE": l.pc.RootsFile, "PARTNER_CENTER_CERT_HOSTS": l.pc.Origin,
+		"LOCAL_CLOCK_FILE": l.clock, "EXPIRY_SWEEP_SCHEDULE": "0 0 0 1 1 *",
+	}}
+	b, _ := json.Marshal(settings)
+	settingsFile := filepath.Join(dir, "local.settings.json")
+	if err := os.WriteFile(settingsFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	l.base = "http://127.0.0.1:" + strconv.Itoa(port)
+	root, _ := filepath.Abs("..")
+	cmd := exec.Command(devhost, "-root", root, "-handler", handler, "-settings", settingsFile,
+		"-addr", "127.0.0.1:"+strconv.Itoa(port), "-retry-delay", "50ms")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Stdout, cmd.Stderr = l.out, l.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+		}
+		if t.Failed() {
+			t.Logf("devhost output:\n%s", l.out)
+		}
+	})
+	var err error
+	if l.store, err = tablestore.New(context.Background(), tablestore.Options{ConnectionString: az.ConnectionString}); err != nil {
+		t.Fatal(err)
+	}
+	queues := append(append([]string(nil), servicebus.Queues...), servicebus.PoisonQueue("invitation-sent"))
+	if l.queues, err = servicebus.NewLocalQueues(az.ConnectionString, &servicebus.LocalOptions{Queues: queues}); err != nil {
+		t.Fatal(err)
+	}
+	l.eventually("the devhost serves", 60*time.Second, func() bool {
+		resp, err := http.Post(l.base+"/api/advisor", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return l
+}
+
+// eventually polls cond until it holds or the time is up.
+func (l *local) eventually(what string, within time.Duration, cond func() bool) {
+	l.t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			l.t.Fatalf("%s: not within %s", what, within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (l *local) post(path string, header http.Header, body []byte) (int, map[string]any) {
+	l.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, l.base+path, bytes.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	_ = json.Unmarshal(b, &out)
+	return resp.StatusCode, out
+}
+
+func (l *local) ticket(cmd map[string]any) (int, map[string]any) {
+	l.t.Helper()
+	cmd["customerTenantId"] = customer
+	body, _ := json.Marshal(cmd)
+	return l.post("/api/webhooks/ticketing", webhook.TicketHeaders([]byte(secret), body, time.Now()), body)
+}
+
+func (l *local) grant(id string) access.Grant {
+	g, _, err := l.store.Grant(context.Background(), customer, id)
+	if err != nil && !access.IsKind(err, access.KindNotFound) {
+		l.t.Fatal(err)
+	}
+	return g
+}
+
+// moveClock sets the app's clock offset (LOCAL_CLOCK_FILE).
+func (l *local) moveClock(d time.Duration) {
+	l.t.Helper()
+	if err := os.WriteFile(l.clock, []byte(d.String()), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	// The handler re-reads the file when its modification time changes.
+	future := time.Now().Add(time.Duration(len(d.String())) * time.Millisecond)
+	_ = os.Chtimes(l.clock, future, future)
+}
+
+func (l *local) sweep() {
+	l.t.Helper()
+	if status, _ := l.post("/admin/functions/expiry-sweep", http.Header{"Content-Type": {"application/json"}}, []byte(`{}`)); status != http.StatusAccepted {
+		l.t.Fatalf("trigger the sweep: got %d, want 202", status)
+	}
+}
+
+func (l *local) rolesOf(principal string) []string {
+	var out []string
+	for _, a := range l.sim.State().Tenants[1].RoleAssignments {
+		if a.PrincipalID == principal {
+			out = append(out, a.RoleDefinitionID)
+		}
+	}
+	return out
+}
+
+func (l *local) subjects() []string {
+	var out []string
+	for _, m := range l.sim.State().Mails {
+		out = append(out, m.Subject)
+	}
+	return out
+}
+
+func countContaining(list []string, s string) int {
+	n := 0
+	for _, x := range list {
+		if strings.Contains(x, s) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestB2BFromTicketToExpiry(t *testing.T) {
+	l := startLocal(t)
+	status, res := l.ticket(map[string]any{"deliveryId": "e2e-1", "action": "request-access", "method": "b2b",
+		"ticket": map[string]string{"system": "jira", "id": "SEC-42"}, "partnerTenantId": partner,
+		"invitee": map[string]string{"email": "analyst@fabrikam.example", "displayName": "Analyst"},
+		"roles":   []string{"Security Operator"}, "durationDays": 90,
+		"partnerContacts": []string{"soc@fabrikam.example"}, "customerContacts": []string{"secops@contoso.example"}})
+	if status != http.StatusAccepted {
+		t.Fatalf("request-access: got %d %v, want 202", status, res)
+	}
+	grantID := res["grantId"].(string)
+	guest := strings.TrimPrefix(grantID, "b2b:")
+	l.eventually("the grant is active through the invitation-sent queue", 30*time.Second, func() bool {
+		return l.grant(grantID).Status == access.StatusActive
+	})
+	if roles := l.rolesOf(guest); !slices.Equal(roles, []string{access.SecurityOperatorID}) {
+		t.Fatalf("guest roles: got %v, want Security Operator", roles)
+	}
+	g := l.grant(grantID)
+	for _, step := range []struct {
+		offset time.Duration
+		notice string
+	}{
+		{g.ExpiresAt.Sub(time.Now()) - 30*access.Day + time.Hour, "ends in 30 days"},
+		{g.ExpiresAt.Sub(time.Now()) - 7*access.Day + time.Hour, "ends in 7 days"},
+		{g.ExpiresAt.Sub(time.Now()) - access.Day + time.Hour, "ends in 1 day"},
+	} {
+		l.moveClock(step.offset)
+		l.sweep()
+		l.eventually("the notice "+step.notice, 30*time.Second, func() bool { return countContaining(l.subjects(), step.notice) == 2 })
+	}
+	l.moveClock(g.ExpiresAt.Sub(time.Now()) + time.Hour)
+	l.sweep()
+	l.eventually("the expiry", 30*time.Second, func() bool { return l.grant(grantID).Status == access.StatusExpired })
+	if roles := l.rolesOf(guest); len(roles) != 0 {
+		t.Fatalf("guest roles after expiry: got %v, want none", roles)
+	}
+	if got := l.grant(grantID).NoticesSent; !slices.Equal(got, []int{30, 7, 1}) {
+		t.Errorf("notices sent: got %v, want [30 7 1]", got)
+	}
+	if n := countContaining(l.subjects(), "expired"); n != 2 {
+		t.Errorf("expiry mails: got %d, want 2", n)
+	}
+}
+
+func TestGDAPApprovalFromPartnerCenter(t *testing.T) {
+	l := startLocal(t)
+	if err := l.sim.ApproveRelationship(relSeeded); err != nil {
+		t.Fatal(err)
+	}
+	event := []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` +
+		relSeeded + `","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487+00:00"}`)
+	status, res := l.post("/api/webhooks/partner-center", l.pc.Headers(t, event), event)
+	if status != http.StatusAccepted {
+		t.Fatalf("partner center event: got %d %v, want 202", status, res)
+	}
+	l.eventually("the GDAP grant is active", 30*time.Second, func() bool {
+		return l.grant("gdap:"+relSeeded).Status == access.StatusActive
+	})
+	rel := l.sim.State().Tenants[0].Relationships[0]
+	if len(rel.AccessAssignments) != 1 || rel.AccessAssignments[0].GroupID != group {
+		t.Fatalf("access assignments: got %+v, want one for the partner group", rel.AccessAssignments)
+	}
+	// A forged event is refused and changes nothing.
+	forged := bytes.Replace(event, []byte("approved"), []byte("terminated"), 1)
+	if status, _ := l.post("/api/webhooks/partner-center", l.pc.Headers(t, event), forged); status != http.StatusUnauthorized {
+		t.Fatalf("forged event: got %d, want 401", status)
+	}
+	if g := l.grant("gdap:" + relSeeded); g.Status != access.StatusActive {
+		t.Fatalf("after a forged event: grant %s", g.Status)
+	}
+}
+
+func TestPoisonMessageEndsInPoisonQueueOnly(t *testing.T) {
+	l := startLocal(t)
+	// Graph answers 503 for the customer tenant whatever happens: the
+	// message fails every delivery.
+	if err := l.sim.InjectFault(graphsim.Fault{Status: http.StatusServiceUnavailable, TenantID: customer}); err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"eventId":"poison-1","occurredAt":"` + time.Now().UTC().Format(time.RFC3339) + `","customerTenantId":"` + customer +
+		`","partnerTenantId":"` + partner + `","invitedUserId":"0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b","roles":["Security Reader"],"durationDays":30}`)
+	if err := l.queues.Publish(context.Background(), access.Message{Queue: "invitation-sent", ID: "poison-1", Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	var poisoned []servicebus.Delivery
+	l.eventually("the message reaches invitation-sent-poison", 90*time.Second, func() bool {
+		ds, err := l.queues.Peek(context.Background(), servicebus.PoisonQueue("invitation-sent"), 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		poisoned = ds
+		return len(ds) > 0
+	})
+	if len(poisoned) != 1 || poisoned[0].Envelope.MessageID != "poison-1" || !bytes.Equal(poisoned[0].Envelope.Body, body) {
+		t.Fatalf("poison queue: got %+v, want the message whole", poisoned)
+	}
+	deliveries := 0
+	sc := bufio.NewScanner(strings.NewReader(l.out.String()))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), `"function":"invitation-sent"`) && strings.Contains(sc.Text(), "poison-1") && strings.Contains(sc.Text(), `"msg":"invocation"`) {
+			deliveries++
+		}
+	}
+	if deliveries != 10 {
+		t.Errorf("deliveries before poison: got %d, want 10 (maxDeliveryCount)", deliveries)
+	}
+	// Nothing else: no grant, no Rejected row, no mail, nothing left in the queue.
+	if g := l.grant("b2b:0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"); g.Status != access.StatusNew {
+		t.Errorf("grant: got %s, want none", g.Status)
+	}
+	if rej, _ := l.store.Rejections(context.Background(), "invitation-sent", time.Now()); len(rej) != 0 {
+		t.Errorf("Rejected: got %d rows, want none (a transient failure is not bad input)", len(rej))
+	}
+	if n := len(l.sim.State().Mails); n != 0 {
+		t.Errorf("mails: got %d, want none", n)
+	}
+	if ds, _ := l.queues.Peek(context.Background(), "invitation-sent", 32); len(ds) != 0 {
+		t.Errorf("invitation-sent still holds %d messages", len(ds))
+	}
+}
