@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
 
@@ -302,4 +303,16 @@ func TestAdvisor(t *testing.T) {
 		t.Errorf("unknown plugin: got %d %s, want 400 naming plugins[0]", bad.Status, bad.Raw)
 	}
 	_ = context.Background()
+}
+
+func TestTicketMissingConsentIsNotTheCallers401(t *testing.T) {
+	e := newEnv(t)
+	if err := e.sim.InjectFault(graphsim.Fault{Status: http.StatusForbidden, TenantID: customerTenant, Operation: graphsim.OpCreateInvitation,
+		Code: "Authorization_RequestDenied", Message: "Insufficient privileges to complete the operation."}); err != nil {
+		t.Fatal(err)
+	}
+	res := e.ticket(requestB2B("d-consent"))
+	if res.Status != http.StatusBadGateway || !strings.Contains(res.Raw, customerTenant) || !strings.Contains(res.Raw, "User.Invite.All") {
+		t.Fatalf("got %d %s, want 502 naming the tenant and the permission to consent", res.Status, res.Raw)
+	}
 }

@@ -223,6 +223,22 @@ func httpFunction(d Deps, name string, h httpHandler) http.Handler {
 	})
 }
 
+// upstreamError marks a failure of a dependency (Graph, storage) after the
+// caller was authenticated: the caller is not at fault, so even a missing
+// consent in a tenant must not read as the caller's 401.
+type upstreamError struct{ err error }
+
+func (u upstreamError) Error() string { return u.err.Error() }
+func (u upstreamError) Unwrap() error { return u.err }
+
+// upstream marks err as a dependency's failure; nil stays nil.
+func upstream(err error) error {
+	if err == nil {
+		return nil
+	}
+	return upstreamError{err}
+}
+
 // problem is the one place that maps an error to an HTTP problem response.
 // Internal errors say nothing of their cause to the caller; it is logged.
 func problem(err error) funchost.HTTPResponse {
@@ -230,6 +246,12 @@ func problem(err error) funchost.HTTPResponse {
 	detail := err.Error()
 	if errors.As(err, &e) && e.Msg != "" {
 		detail = e.Msg
+	}
+	var up upstreamError
+	if errors.As(err, &up) && access.KindOf(err) == access.KindUnauthorized {
+		// The message names the tenant and the permission to consent; it
+		// holds no secret.
+		return funchost.Problem(http.StatusBadGateway, "The app is not authorized in a tenant", detail, nil)
 	}
 	switch access.KindOf(err) {
 	case access.KindInvalid:

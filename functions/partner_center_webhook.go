@@ -49,11 +49,12 @@ func (d Deps) partnerCenterWebhook(ctx context.Context, c *call, req funchost.HT
 		msg := gdapApproved{EventID: eventID, OccurredAt: at.UTC(), RelationshipID: ev.RelationshipID, PartnerTenantID: lower(d.Config.PartnerTenantID)}
 		if err := d.Publisher.Publish(ctx, access.Message{Queue: FnGDAPApproved, ID: eventID, Body: mustJSON(msg),
 			Properties: map[string]any{"source": "partner-center"}}); err != nil {
-			return funchost.HTTPResponse{}, fmt.Errorf("publish gdap-approved: %w", err)
+			return funchost.HTTPResponse{}, upstream(fmt.Errorf("publish gdap-approved: %w", err))
 		}
 		return funchost.JSON(http.StatusAccepted, map[string]string{"status": "accepted", "eventId": eventID}), nil
 	case webhook.EventRelationshipExpired, webhook.EventRelationshipTerminated:
-		return d.relationshipEnded(ctx, c, ev, eventID)
+		res, err := d.relationshipEnded(ctx, c, ev, eventID)
+		return res, upstream(err)
 	}
 	return funchost.JSON(http.StatusOK, map[string]string{"status": "ignored"}), nil
 }

@@ -76,7 +76,7 @@ func (d Deps) ticketWebhook(ctx context.Context, c *call, req funchost.HTTPReque
 	c.logf("ticket %s: %s", cmd.Ticket, cmd.Action)
 
 	if res, ok, err := d.replay(ctx, c, cmd.CustomerTenantID, eventID); err != nil || ok {
-		return res, err
+		return res, upstream(err)
 	}
 	var status int
 	var result ticketResult
@@ -92,7 +92,7 @@ func (d Deps) ticketWebhook(ctx context.Context, c *call, req funchost.HTTPReque
 		result, err = d.extendAccess(ctx, c, cmd, eventID)
 	}
 	if err != nil {
-		return funchost.HTTPResponse{}, err
+		return funchost.HTTPResponse{}, upstream(err)
 	}
 	if result.GrantID == "" {
 		// Lost a race with a copy of this delivery: answer as it did.
