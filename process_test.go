@@ -6,13 +6,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,39 +26,12 @@ import (
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
 
-var build struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// handlerBinary builds the handler once per test run, as it is deployed.
-func handlerBinary(t *testing.T) string {
-	t.Helper()
-	build.once.Do(func() {
-		dir, err := os.MkdirTemp("", "handler-bin")
-		if err != nil {
-			build.err = err
-			return
-		}
-		build.path = filepath.Join(dir, "handler")
-		out, err := exec.Command("go", "build", "-o", build.path, ".").CombinedOutput()
-		if err != nil {
-			build.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
-	}
-	return build.path
-}
-
 // proc is the handler running as a process, as the Functions host runs it.
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string
-	stderr *syncBuffer
+	stderr *testenv.SyncBuffer
 }
 
 func freePort(t *testing.T) int {
@@ -78,12 +49,12 @@ func freePort(t *testing.T) int {
 func startHandler(t *testing.T, env map[string]string) *proc {
 	t.Helper()
 	port := freePort(t)
-	cmd := exec.Command(handlerBinary(t))
+	cmd := exec.Command(testenv.Binary(t, "."))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port)}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{t: t, cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &syncBuffer{}}
+	p := &proc{t: t, cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &testenv.SyncBuffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

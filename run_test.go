@@ -10,38 +10,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/functions"
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 )
-
-// syncBuffer is a goroutine-safe log sink for run's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startRun calls run with env on port 0 and returns the address it listens
 // on, once GET / answers.
-func startRun(t *testing.T, env map[string]string) (addr string, stderr *syncBuffer, stop func() error) {
+func startRun(t *testing.T, env map[string]string) (addr string, stderr *testenv.SyncBuffer, stop func() error) {
 	t.Helper()
 	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = "0"
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &syncBuffer{}
+	stderr = &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, stderr) }()
 

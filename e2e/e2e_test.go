@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,47 +44,6 @@ const (
 	relSeeded = "f2000000-0000-4000-8000-000000000001-aaaabbbb-0000-cccc-1111-dddd2222eeee"
 )
 
-var builds struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// binaries builds the handler and the devhost once.
-func binaries(t *testing.T) (handler, devhost string) {
-	t.Helper()
-	builds.once.Do(func() {
-		builds.dir, builds.err = os.MkdirTemp("", "e2e-bin")
-		for _, b := range [][2]string{{"handler", "."}, {"devhost", "./cmd/devhost"}} {
-			if builds.err != nil {
-				return
-			}
-			cmd := exec.Command("go", "build", "-o", filepath.Join(builds.dir, b[0]), b[1])
-			cmd.Dir = ".."
-			if out, err := cmd.CombinedOutput(); err != nil {
-				builds.err = fmt.Errorf("build %s: %v\n%s", b[1], err, out)
-			}
-		}
-	})
-	if builds.err != nil {
-		t.Fatal(builds.err)
-	}
-	return filepath.Join(builds.dir, "handler"), filepath.Join(builds.dir, "devhost")
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // local is one local run: the devhost and what it stands on.
 type local struct {
 	t      *testing.T
@@ -96,7 +53,7 @@ type local struct {
 	store  *tablestore.Store
 	queues *servicebus.LocalQueues
 	clock  string // LOCAL_CLOCK_FILE
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 }
 
 func seed() graphsim.Seed {
@@ -122,9 +79,9 @@ func freePort(t *testing.T) int {
 
 func startLocal(t *testing.T) *local {
 	t.Helper()
-	handler, devhost := binaries(t)
+	handler, devhost := testenv.Binary(t, "."), testenv.Binary(t, "./cmd/devhost")
 	az := testenv.Azurite(t)
-	l := &local{t: t, sim: graphsim.New(seed()), pc: testenv.NewPartnerCenter(t), out: &syncBuffer{}}
+	l := &local{t: t, sim: graphsim.New(seed()), pc: testenv.NewPartnerCenter(t), out: &testenv.SyncBuffer{}}
 	srv := httptest.NewServer(l.sim)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()

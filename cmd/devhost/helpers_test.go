@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,24 +20,6 @@ import (
 // this test process gets an Azurite of its own.
 func TestMain(m *testing.M) { testenv.MainPrivate(m) }
 
-// syncBuffer is a goroutine-safe sink for run's stdout and stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // logLine is one of devhost's slog JSON lines.
 type logLine map[string]any
 
@@ -48,7 +29,7 @@ func (l logLine) num(k string) int { n, _ := l[k].(float64); return int(n) }
 
 // logs parses devhost's own lines out of stderr, skipping the handler's
 // forwarded ones.
-func logs(stderr *syncBuffer) []logLine {
+func logs(stderr *testenv.SyncBuffer) []logLine {
 	var out []logLine
 	sc := bufio.NewScanner(strings.NewReader(stderr.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -63,7 +44,7 @@ func logs(stderr *syncBuffer) []logLine {
 
 // findLogs returns the lines with message msg whose string fields equal
 // those given as key, value pairs.
-func findLogs(stderr *syncBuffer, msg string, kv ...string) []logLine {
+func findLogs(stderr *testenv.SyncBuffer, msg string, kv ...string) []logLine {
 	var out []logLine
 next:
 	for _, l := range logs(stderr) {
@@ -163,8 +144,8 @@ func httpFunction(authLevel, route string, methods ...string) string {
 type devhost struct {
 	t      *testing.T
 	addr   string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testenv.SyncBuffer
+	stderr *testenv.SyncBuffer
 	done   chan error
 	cancel context.CancelFunc
 	record string // the fake handler's record file
@@ -200,7 +181,7 @@ func startDevhost(t *testing.T, bin, root string, values map[string]string, flag
 
 func startDevhostNoWait(t *testing.T, bin, root string, values map[string]string, flags ...string) *devhost {
 	t.Helper()
-	d := &devhost{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1),
+	d := &devhost{t: t, stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, done: make(chan error, 1),
 		record: filepath.Join(t.TempDir(), "record.jsonl")}
 	vals := map[string]any{"FAKE_RECORD": d.record, "FAKE_SETTING": "from-settings"}
 	for k, v := range values {

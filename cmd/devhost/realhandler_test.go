@@ -31,7 +31,7 @@ func TestRealHandler(t *testing.T) {
 		secret   = "devhost-test-ticket-secret"
 	)
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	bin := build(t, t.TempDir(), "handler", root, ".")
+	bin := testenv.Binary(t, ".")
 	az := testenv.Azurite(t)
 	sim := httptest.NewServer(graphsim.New(graphsim.Seed{Partner: graphsim.Tenant{ID: partner, DisplayName: "Fabrikam MSSP"}}))
 	t.Cleanup(sim.Close)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
@@ -22,31 +21,13 @@ const (
 	demoCustomer = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
 )
 
-// syncBuffer is a log sink safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // serve runs the command on a free port and returns its base URL, its
 // stderr and a function that stops it and returns run's error.
-func serve(t *testing.T, args ...string) (string, *syncBuffer, func() error) {
+func serve(t *testing.T, args ...string) (string, *testenv.SyncBuffer, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
-	stderr := &syncBuffer{}
+	stderr := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"graphsim", "-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, outW, stderr)

@@ -67,7 +67,7 @@ type Config struct {
 	// LocalClockFile moves the app's clock for local runs only: the file
 	// holds a duration (such as "2160h") added to the real time. It is
 	// refused unless Graph is a simulator.
-	LocalClockFile string `env:"LOCAL_CLOCK_FILE"`
+	LocalClockFile         string `env:"LOCAL_CLOCK_FILE"`
 	PartnerCenterCertHosts string `env:"PARTNER_CENTER_CERT_HOSTS, default=https://3psostorageacct.blob.core.windows.net"`
 }
 
