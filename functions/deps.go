@@ -29,6 +29,8 @@ type Store interface {
 	// Claim takes an outbox row for sending until `until`; false if it is
 	// sent, or claimed by another sender whose claim has not lapsed.
 	Claim(ctx context.Context, n access.Notification, until time.Time) (bool, error)
+	// Release gives up a claim after a failed send.
+	Release(ctx context.Context, n access.Notification) error
 	// MarkAllSent records several notifications of one customer as sent,
 	// in one transaction.
 	MarkAllSent(ctx context.Context, ns []access.Notification) error

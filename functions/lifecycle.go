@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -18,9 +17,17 @@ import (
 // ETag race before the invocation gives up and lets the host redeliver.
 const maxAttempts = 5
 
-// claimFor is how long a sender holds an outbox row. A sender that crashes
-// holds it this long; a redelivery after that sends it.
-const claimFor = 2 * time.Minute
+// claimFor is how long a sender holds an outbox row: longer than any one
+// send may take (sendTimeout), so that two senders never send the same row.
+// A sender that fails releases its claims at once; one that crashes holds
+// them this long, and a redelivery then waits for them to lapse.
+const (
+	claimFor    = 45 * time.Second
+	sendTimeout = 20 * time.Second
+	// waitPoll is how often a duplicate delivery looks again at rows
+	// another sender holds.
+	waitPoll = 250 * time.Millisecond
+)
 
 // decision is what a handler decided for one event on one grant.
 type decision struct {
@@ -52,28 +59,11 @@ func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventI
 	st := c.d.Store
 	c.log = c.log.With("grantId", grantID)
 	for attempt := 1; ; attempt++ {
-		// The ledger and the grant are independent point reads: one round
-		// trip of latency for both.
-		var (
-			entry   access.LedgerEntry
-			seen    bool
-			ledgErr error
-			wg      sync.WaitGroup
-		)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			entry, seen, ledgErr = st.Processed(ctx, customerTenantID, eventID)
-		}()
+		// The ledger is not read first: the commit adds the event's ledger
+		// row, so a duplicate cannot be applied twice, and the ledger is read
+		// only when the commit loses or the decision writes nothing, which
+		// is when a duplicate shows.
 		g, version, err := st.Grant(ctx, customerTenantID, grantID)
-		wg.Wait()
-		if ledgErr != nil {
-			return "", fmt.Errorf("read ledger: %w", ledgErr)
-		}
-		if seen {
-			c.log.Info("event already applied", "outcome", entry.Outcome, "at", entry.At)
-			return outcomeDuplicate, c.finishDuplicate(ctx, customerTenantID, entry)
-		}
 		switch {
 		case access.IsKind(err, access.KindNotFound):
 			g, version = access.Grant{ID: grantID, CustomerTenantID: customerTenantID}, ""
@@ -85,6 +75,11 @@ func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventI
 			return "", err
 		}
 		if dec.next == nil {
+			// Nothing to write: the event may be one already applied whose
+			// first delivery did not finish sending.
+			if dup, err := c.ifApplied(ctx, customerTenantID, eventID); dup || err != nil {
+				return outcomeDuplicate, err
+			}
 			return dec.outcome, nil
 		}
 		next := *dec.next
@@ -107,9 +102,14 @@ func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventI
 			Grant: next, Version: version, EventID: eventID, Outcome: dec.outcome,
 			Audit: dec.audit, Outbox: dec.outbox,
 		})
-		if access.IsKind(err, access.KindConflict) && attempt < maxAttempts {
-			c.log.Info("lost a race, deciding again", "attempt", attempt)
-			continue
+		if access.IsKind(err, access.KindConflict) {
+			if dup, lerr := c.ifApplied(ctx, customerTenantID, eventID); dup || lerr != nil {
+				return outcomeDuplicate, lerr
+			}
+			if attempt < maxAttempts {
+				c.log.Info("lost a race, deciding again", "attempt", attempt)
+				continue
+			}
 		}
 		if err != nil {
 			return "", fmt.Errorf("commit %s of %s: %w", dec.outcome, grantID, err)
@@ -125,34 +125,67 @@ func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventI
 	}
 }
 
+// ifApplied reports whether the event is in the ledger already and, if so,
+// finishes what its first delivery may have left undone.
+func (c *call) ifApplied(ctx context.Context, customerTenantID, eventID string) (bool, error) {
+	entry, seen, err := c.d.Store.Processed(ctx, customerTenantID, eventID)
+	if err != nil {
+		return false, fmt.Errorf("read ledger: %w", err)
+	}
+	if !seen {
+		return false, nil
+	}
+	c.log.Info("event already applied", "outcome", entry.Outcome, "at", entry.At)
+	return true, c.finishDuplicate(ctx, customerTenantID, entry)
+}
+
 // finishDuplicate completes what the first delivery of an event may not
 // have done before it failed: whatever is still unsent in its outbox
-// (notifications, and the publishing of the grant's schedule).
+// (notifications, and the publishing of the grant's schedule). Rows another
+// sender holds are left to it while its claim runs; if they are still
+// unsent when the claim lapses (that sender died), they are sent here.
 func (c *call) finishDuplicate(ctx context.Context, customerTenantID string, entry access.LedgerEntry) error {
-	unsent, err := c.d.Store.Unsent(ctx, customerTenantID, entry.EventID)
-	if err != nil {
-		return fmt.Errorf("read outbox: %w", err)
-	}
-	if len(unsent) == 0 {
-		return nil
-	}
+	deadline := time.Now().Add(claimFor + 5*time.Second)
 	var g access.Grant
-	if entry.GrantID != "" {
-		if g, _, err = c.d.Store.Grant(ctx, customerTenantID, entry.GrantID); err != nil && !access.IsKind(err, access.KindNotFound) {
-			return fmt.Errorf("read grant %s: %w", entry.GrantID, err)
-		}
-	}
-	var mine []access.Notification
-	for _, n := range unsent {
-		ok, err := c.d.Store.Claim(ctx, n, c.d.now().Add(claimFor))
+	for loaded := false; ; {
+		unsent, err := c.d.Store.Unsent(ctx, customerTenantID, entry.EventID)
 		if err != nil {
-			return fmt.Errorf("claim notification %s: %w", n.ID, err)
+			return fmt.Errorf("read outbox: %w", err)
 		}
-		if ok {
-			mine = append(mine, n)
+		if len(unsent) == 0 {
+			return nil
+		}
+		if !loaded && entry.GrantID != "" {
+			if g, _, err = c.d.Store.Grant(ctx, customerTenantID, entry.GrantID); err != nil && !access.IsKind(err, access.KindNotFound) {
+				return fmt.Errorf("read grant %s: %w", entry.GrantID, err)
+			}
+			loaded = true
+		}
+		var mine []access.Notification
+		for _, n := range unsent {
+			ok, err := c.d.Store.Claim(ctx, n, c.d.now().Add(claimFor))
+			if err != nil {
+				return fmt.Errorf("claim notification %s: %w", n.ID, err)
+			}
+			if ok {
+				mine = append(mine, n)
+			}
+		}
+		if err := c.send(ctx, g, mine); err != nil {
+			return err
+		}
+		if len(mine) == len(unsent) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return access.Errorf(access.KindTransient, "%d notifications of event %s are held by another sender", len(unsent)-len(mine), entry.EventID)
+		}
+		select {
+		case <-ctx.Done():
+			return access.WrapKind(access.KindTransient, ctx.Err(), "waiting for another sender")
+		case <-time.After(waitPoll):
 		}
 	}
-	return c.send(ctx, g, mine)
 }
 
 // send delivers notifications this invocation holds, then records those
@@ -170,6 +203,7 @@ func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notificatio
 			if live(g) {
 				if err := c.publishSchedule(ctx, g); err != nil {
 					errs = append(errs, err)
+					c.release(ctx, n)
 					continue
 				}
 			}
@@ -180,6 +214,7 @@ func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notificatio
 		if n.Channel == access.ChannelPublish && n.Message != nil {
 			if err := c.d.Publisher.Publish(ctx, *n.Message); err != nil {
 				errs = append(errs, fmt.Errorf("publish %s to %s: %w", n.Message.ID, n.Message.Queue, err))
+				c.release(ctx, n)
 				continue
 			}
 			n.Sent, n.SentAt = true, c.d.now()
@@ -191,9 +226,13 @@ func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notificatio
 			errs = append(errs, access.Errorf(access.KindInternal, "no notifier for %s", n.Channel))
 			continue
 		}
-		if err := c.d.Notifier.Notify(ctx, n); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+		err := c.d.Notifier.Notify(sctx, n)
+		cancel()
+		if err != nil {
 			c.log.Warn("notification failed", "channel", n.Channel, "audience", n.Audience, "err", err.Error())
 			errs = append(errs, fmt.Errorf("notify %s by %s: %w", n.Audience, n.Channel, err))
+			c.release(ctx, n)
 			continue
 		}
 		n.Sent, n.SentAt = true, c.d.now()
@@ -212,30 +251,53 @@ func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notificatio
 	return nil
 }
 
-// recordSchedule writes a due-index entry for every action still to come of
-// an active grant, so that the sweep finds what the queue may have lost.
+// nextAction is the grant's next scheduled action: the next notice stage
+// not sent yet, or the expiry. Only the next one is scheduled: each action,
+// once done, schedules the one after it, so that an extension or an end
+// leaves at most one stale message and one stale due entry behind.
+//
+// Stages are counted from when the grant began, not from now: a 10-day
+// grant never gets a 30-day notice, but a notice missed while the app was
+// down is still due, and is published at once.
+func (c *call) nextAction(g access.Grant) access.Notice {
+	from := g.CreatedAt
+	if from.IsZero() {
+		from = c.d.now()
+	}
+	return c.d.policy().Schedule(from, g.ExpiresAt, g.NoticesSent)[0]
+}
+
+// release gives back the claim on a row whose send failed, so that the
+// redelivery the failure causes can send it at once. If the release fails
+// too, the claim lapses by itself.
+func (c *call) release(ctx context.Context, n access.Notification) {
+	if err := c.d.Store.Release(ctx, n); err != nil {
+		c.log.Warn("could not release a notification", "notification", n.ID, "err", err.Error())
+	}
+}
+
+// recordSchedule writes the due-index entry of the grant's next action, so
+// that the sweep finds it if the queue loses it.
 func (c *call) recordSchedule(ctx context.Context, g access.Grant) error {
-	for _, n := range c.d.policy().Schedule(c.d.now(), g.ExpiresAt, g.NoticesSent) {
-		d := access.DueEntry{Due: n.Due, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, Stage: n.Stage}
-		if err := c.d.Store.SetDue(ctx, d); err != nil {
-			return fmt.Errorf("record due %d-day action of %s: %w", n.Stage, g.ID, err)
-		}
+	n := c.nextAction(g)
+	d := access.DueEntry{Due: n.Due, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, Stage: n.Stage}
+	if err := c.d.Store.SetDue(ctx, d); err != nil {
+		return fmt.Errorf("record due %d-day action of %s: %w", n.Stage, g.ID, err)
 	}
 	return nil
 }
 
-// publishSchedule schedules a grant-expiring message for every action
-// still to come. Their ids derive from grant, expiry and stage, so a
-// repeat is dropped by Service Bus duplicate detection or by the ledger.
+// publishSchedule schedules the grant-expiring message of the grant's next
+// action. Its id derives from grant, expiry and stage, so a repeat is
+// dropped by Service Bus duplicate detection or by the ledger.
 func (c *call) publishSchedule(ctx context.Context, g access.Grant) error {
-	for _, n := range c.d.policy().Schedule(c.d.now(), g.ExpiresAt, g.NoticesSent) {
-		m := expiringMessage(g, n.Stage, c.d.now())
-		if err := c.d.Publisher.Publish(ctx, access.Message{
-			Queue: FnGrantExpiring, ID: m.EventID, Body: mustJSON(m), NotBefore: n.Due,
-			Properties: map[string]any{"grantId": g.ID, "noticeDays": n.Stage},
-		}); err != nil {
-			return fmt.Errorf("schedule %d-day action of %s: %w", n.Stage, g.ID, err)
-		}
+	n := c.nextAction(g)
+	m := expiringMessage(g, n.Stage, c.d.now())
+	if err := c.d.Publisher.Publish(ctx, access.Message{
+		Queue: FnGrantExpiring, ID: m.EventID, Body: mustJSON(m), NotBefore: n.Due,
+		Properties: map[string]any{"grantId": g.ID, "noticeDays": n.Stage},
+	}); err != nil {
+		return fmt.Errorf("schedule %d-day action of %s: %w", n.Stage, g.ID, err)
 	}
 	return nil
 }

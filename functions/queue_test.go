@@ -56,21 +56,18 @@ func TestInvitationSentActivatesOnce(t *testing.T) {
 	if got := e.rolesOf(customerTenant, guestID); !slices.Equal(got, []string{access.SecurityOperatorID}) {
 		t.Fatalf("guest roles in Graph: got %v, want [Security Operator]", got)
 	}
-	// Notices: 30, 7, 1 days before and the expiry itself, each scheduled.
+	// The next action, the 30-day notice, is scheduled (each action
+	// schedules the one after it).
 	sched := e.published.to(FnGrantExpiring)
-	var stages []int
-	for _, m := range sched {
-		var b grantExpiring
-		if err := json.Unmarshal(m.Body, &b); err != nil {
-			t.Fatal(err)
-		}
-		stages = append(stages, *b.NoticeDays)
-		if m.ID != b.EventID || !m.NotBefore.Equal(want.Add(-time.Duration(*b.NoticeDays)*access.Day)) {
-			t.Errorf("scheduled %s: NotBefore %v for stage %d, want MessageId = eventId and due %d days before %v", m.ID, m.NotBefore, *b.NoticeDays, *b.NoticeDays, want)
-		}
+	if len(sched) != 1 {
+		t.Fatalf("scheduled: got %d messages, want the 30-day notice only", len(sched))
 	}
-	if !slices.Equal(stages, []int{30, 7, 1, 0}) {
-		t.Fatalf("scheduled stages: got %v, want [30 7 1 0]", stages)
+	var next grantExpiring
+	if err := json.Unmarshal(sched[0].Body, &next); err != nil {
+		t.Fatal(err)
+	}
+	if *next.NoticeDays != 30 || sched[0].ID != next.EventID || !sched[0].NotBefore.Equal(want.Add(-30*access.Day)) || !next.ExpiresAt.Equal(want) {
+		t.Fatalf("scheduled %s: stage %d due %v, want the 30-day notice due %v with MessageId = eventId", sched[0].ID, *next.NoticeDays, sched[0].NotBefore, want.Add(-30*access.Day))
 	}
 	mails := e.mails()
 	if len(mails) != 2 {
@@ -100,8 +97,8 @@ func TestInvitationSentActivatesOnce(t *testing.T) {
 	if got := e.rolesOf(customerTenant, guestID); len(got) != 1 {
 		t.Errorf("after redelivery: got roles %v, want one assignment", got)
 	}
-	if len(e.mails()) != 2 || e.teams.count() != 1 || e.tickets.count() != 1 || len(e.published.to(FnGrantExpiring)) != 4 {
-		t.Errorf("after redelivery: mails %d teams %d ticket %d scheduled %d; want 2 1 1 4",
+	if len(e.mails()) != 2 || e.teams.count() != 1 || e.tickets.count() != 1 || len(e.published.to(FnGrantExpiring)) != 1 {
+		t.Errorf("after redelivery: mails %d teams %d ticket %d scheduled %d; want 2 1 1 1",
 			len(e.mails()), e.teams.count(), e.tickets.count(), len(e.published.to(FnGrantExpiring)))
 	}
 	if got := len(e.audit(g.ID)); got != len(trail) {

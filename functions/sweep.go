@@ -68,20 +68,13 @@ func (d Deps) expirySweep(ctx context.Context, c *call, t funchost.TimerInfo) er
 // gdapDrift re-reads the relationship of a due GDAP grant and records a
 // change Partner Center made: terminated or expired there (the grant ends),
 // or auto-extended (the grant follows the new end). It reports whether it
-// recorded one.
+// recorded one. The due entry says which end the grant expects, so the
+// grant itself is read only when the relationship disagrees: the sweep
+// stays at one table entity per due action.
 func (d Deps) gdapDrift(ctx context.Context, c *call, e access.DueEntry) (bool, error) {
-	g, _, err := d.Store.Grant(ctx, e.CustomerTenantID, e.GrantID)
-	if access.IsKind(err, access.KindNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read grant %s: %w", e.GrantID, err)
-	}
-	if g.Status != access.StatusActive {
-		return false, nil
-	}
-	_, relID, _ := access.SplitGrantID(g.ID)
-	rel, err := d.Directory.Relationship(ctx, g.PartnerTenantID, relID)
+	_, relID, _ := access.SplitGrantID(e.GrantID)
+	expected := e.Due.Add(time.Duration(e.Stage) * access.Day)
+	rel, err := d.Directory.Relationship(ctx, d.Config.PartnerTenantID, relID)
 	if err != nil && !access.IsKind(err, access.KindNotFound) {
 		return false, fmt.Errorf("read relationship %s: %w", relID, err)
 	}
@@ -93,21 +86,21 @@ func (d Deps) gdapDrift(ctx context.Context, c *call, e access.DueEntry) (bool, 
 		ev = access.Event{Type: access.EvRevoke, Reason: "the relationship was terminated in Partner Center (" + rel.Status + ")", Actor: "expiry-sweep"}
 	case rel.Status == access.RelExpired:
 		ev = access.Event{Type: access.EvExpire, Reason: "the relationship expired in Partner Center", Actor: "expiry-sweep"}
-	case rel.Status == access.RelActive && rel.EndDateTime.After(g.ExpiresAt):
+	case rel.Status == access.RelActive && rel.EndDateTime.Truncate(time.Second).After(expected.Truncate(time.Second)):
 		ev = access.Event{Type: access.EvExtend, ExpiresAt: rel.EndDateTime, Actor: "Partner Center auto-extend " + rel.AutoExtendDuration}
 	default:
 		return false, nil
 	}
-	h := sha256.Sum256([]byte(g.ID + "\n" + string(ev.Type) + "\n" + rel.Status + "\n" + rel.EndDateTime.UTC().Format(time.RFC3339)))
+	h := sha256.Sum256([]byte(e.GrantID + "\n" + string(ev.Type) + "\n" + rel.Status + "\n" + rel.EndDateTime.UTC().Format(time.RFC3339)))
 	eventID := "drift-" + hex.EncodeToString(h[:12])
-	_, err = c.applyEvent(ctx, g.CustomerTenantID, g.ID, eventID, func(ctx context.Context, cur access.Grant) (decision, error) {
-		if cur.Status != access.StatusActive {
+	outcome, err := c.applyEvent(ctx, e.CustomerTenantID, e.GrantID, eventID, func(ctx context.Context, cur access.Grant) (decision, error) {
+		if cur.Status != access.StatusActive || (ev.Type == access.EvExtend && !rel.EndDateTime.After(cur.ExpiresAt)) {
 			return decision{outcome: outcomeStale}, nil
 		}
 		return c.transition(cur, ev, eventID, outcomeProcessed, "")
 	})
 	if err != nil {
-		return false, fmt.Errorf("record drift of %s: %w", g.ID, err)
+		return false, fmt.Errorf("record drift of %s: %w", e.GrantID, err)
 	}
-	return true, nil
+	return outcome != outcomeStale, nil
 }

@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -120,7 +121,12 @@ func words(g Grant, eff Effect, link string) (subject, partner, customer string)
 			customer += " You may terminate the relationship in the Microsoft 365 admin center."
 		}
 	case EvNotice:
-		subject = fmt.Sprintf("Security Copilot access for customer %s ends in %d day%s", g.CustomerTenantID, eff.Stage, plural(eff.Stage))
+		// A notice sent late (the app was down) says the time really left.
+		left := eff.Stage
+		if !g.UpdatedAt.IsZero() {
+			left = int(math.Ceil(g.ExpiresAt.Sub(g.UpdatedAt).Hours() / 24))
+		}
+		subject = fmt.Sprintf("Security Copilot access for customer %s ends in %d day%s", g.CustomerTenantID, left, plural(left))
 		partner = fmt.Sprintf("%s access to customer %s (roles: %s) ends on %s. To keep it, ask for an extension through your ticketing system before then.", who, g.CustomerTenantID, roles, until)
 		customer = fmt.Sprintf("Your MSSP's %s access (tenant %s, roles: %s) ends on %s. Nothing is needed from you unless you want to extend or end it sooner.", who, g.PartnerTenantID, roles, until)
 	case EvExtend:

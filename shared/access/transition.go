@@ -38,7 +38,7 @@ type EffectKind string
 
 // Effects of transitions.
 const (
-	EffectSchedule     EffectKind = "schedule"      // schedule the notices of the new expiry
+	EffectSchedule     EffectKind = "schedule"      // schedule the grant's next action (notice or expiry)
 	EffectRemoveAccess EffectKind = "remove-access" // take away what the app granted
 	EffectNotify       EffectKind = "notify"        // tell the parties (Topic says what)
 )
@@ -125,7 +125,8 @@ func Apply(g Grant, ev Event, now time.Time) (Grant, []Effect, error) {
 		}
 		next.NoticesSent = append(append([]int(nil), g.NoticesSent...), ev.Stage)
 		sort.Sort(sort.Reverse(sort.IntSlice(next.NoticesSent)))
-		effects = append(effects, Effect{Kind: EffectNotify, Topic: EvNotice, Stage: ev.Stage})
+		// Each action schedules the one after it.
+		effects = append(effects, Effect{Kind: EffectSchedule}, Effect{Kind: EffectNotify, Topic: EvNotice, Stage: ev.Stage})
 	case EvExtend:
 		if !ev.ExpiresAt.After(now) {
 			return g, nil, Errorf(KindInvalid, "new expiry %s is not in the future", ev.ExpiresAt.UTC().Format(time.RFC3339))

@@ -45,8 +45,8 @@ func TestApplyLegal(t *testing.T) {
 		{"refuse new", StatusNew, Event{Type: EvRefuse, Reason: "Global Administrator"}, StatusRefused, []EffectKind{EffectNotify}},
 		{"refuse requested", StatusRequested, Event{Type: EvRefuse}, StatusRefused, []EffectKind{EffectNotify}},
 		{"refuse pending", StatusPending, Event{Type: EvRefuse}, StatusRefused, []EffectKind{EffectNotify}},
-		{"notice active", StatusActive, Event{Type: EvNotice, Stage: 30}, StatusActive, []EffectKind{EffectNotify}},
-		{"notice pending", StatusPending, Event{Type: EvNotice, Stage: 7}, StatusPending, []EffectKind{EffectNotify}},
+		{"notice active", StatusActive, Event{Type: EvNotice, Stage: 30}, StatusActive, []EffectKind{EffectSchedule, EffectNotify}},
+		{"notice pending", StatusPending, Event{Type: EvNotice, Stage: 7}, StatusPending, []EffectKind{EffectSchedule, EffectNotify}},
 		{"extend active", StatusActive, Event{Type: EvExtend, ExpiresAt: expires.Add(30 * Day)}, StatusActive, []EffectKind{EffectSchedule, EffectNotify}},
 		{"expire active", StatusActive, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectRemoveAccess, EffectNotify}},
 		{"expire pending", StatusPending, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectNotify}},
@@ -159,8 +159,8 @@ func TestApplyDetails(t *testing.T) {
 	})
 	t.Run("notice effect carries the stage", func(t *testing.T) {
 		_, effs, _ := Apply(grantIn(StatusActive), Event{Type: EvNotice, Stage: 1}, t0)
-		if len(effs) != 1 || effs[0].Stage != 1 || effs[0].Topic != EvNotice {
-			t.Fatalf("effects: got %+v, want one notify of stage 1", effs)
+		if len(effs) != 2 || effs[0].Kind != EffectSchedule || effs[1].Stage != 1 || effs[1].Topic != EvNotice {
+			t.Fatalf("effects: got %+v, want the next action scheduled and one notify of stage 1", effs)
 		}
 	})
 	t.Run("audit line names roles and expiry", func(t *testing.T) {

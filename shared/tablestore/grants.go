@@ -183,6 +183,29 @@ func (s *Store) Claim(ctx context.Context, n access.Notification, until time.Tim
 	return err == nil, err
 }
 
+// Release gives up a claim on an outbox row at once, after a failed send,
+// so that the redelivery that follows can send it without waiting for the
+// claim to lapse. A row already gone or sent is no error.
+func (s *Store) Release(ctx context.Context, n access.Notification) error {
+	if err := nonEmpty("release notification",
+		[2]string{"customer tenant id", n.CustomerTenantID}, [2]string{"event id", n.EventID}, [2]string{"notification id", n.ID}); err != nil {
+		return err
+	}
+	p := props{}
+	// A claim that ended long ago: zero times are not stored.
+	p.setTime(pClaimedUntil, time.Unix(0, 0).UTC())
+	e, err := marshalEntity(customerPartition(n.CustomerTenantID), outboxRowKey(n.EventID, n.ID), p)
+	if err != nil {
+		return fmt.Errorf("release notification %s: %w", n.ID, err)
+	}
+	anyETag := azcore.ETagAny
+	_, err = s.grants.UpdateEntity(ctx, e, &aztables.UpdateEntityOptions{IfMatch: &anyETag, UpdateMode: aztables.UpdateModeMerge})
+	if err = translate(err, "release notification %s of %s", n.ID, n.CustomerTenantID); access.IsKind(err, access.KindNotFound) {
+		return nil
+	}
+	return err
+}
+
 // Audit returns a grant's audit trail in time order (entries with the same
 // time in the order they were committed).
 func (s *Store) Audit(ctx context.Context, customerTenantID, grantID string) ([]access.AuditEntry, error) {
