@@ -14,11 +14,11 @@ import (
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 )
 
-// Size limits. An HTTP function's body is refused over 256 KiB (413); the
-// envelope around it is JSON with the body as a string, so it may be larger.
+// Size limits. An HTTP function's body is refused over funchost.MaxHTTPBody
+// (256 KiB, 413); the envelope around it is JSON with the body as an
+// escaped string, so it may be several times larger.
 const (
-	maxHTTPBody      = 256 << 10
-	maxEnvelope      = 2 << 20
+	maxEnvelope      = funchost.DefaultLimit
 	maxRejectedBytes = 900 << 10 // what the Rejected table keeps of one message
 )
 
@@ -199,9 +199,9 @@ func httpFunction(d Deps, name string, h httpHandler) http.Handler {
 		}
 		var res funchost.HTTPResponse
 		switch {
-		case errors.Is(err, funchost.ErrTooLarge) || (err == nil && len(req.Body) > maxHTTPBody):
+		case errors.Is(err, funchost.ErrTooLarge):
 			res = funchost.Problem(http.StatusRequestEntityTooLarge, "Body too large",
-				fmt.Sprintf("the request body is limited to %d KiB", maxHTTPBody>>10), nil)
+				fmt.Sprintf("the request body is limited to %d KiB", funchost.MaxHTTPBody>>10), nil)
 		case err != nil:
 			res = funchost.Problem(http.StatusBadRequest, "Malformed invocation", err.Error(), nil)
 		default:
