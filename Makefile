@@ -24,6 +24,22 @@ tools:
 fuzz:
 	scripts/fuzz.sh
 
+## bench: how fast and how lean the handler is, beside the floor of what an
+## event cannot avoid; prints a table and writes bench/results/latest.json
+## (see bench/README.md). Figures only: it never fails on a time.
+.PHONY: bench
+bench: tools
+	$(GO) run ./bench/cmd/bench
+
+## reliability: duplicates, faults, crashes and hostile input against the
+## real handler and local host, with nothing lost (see reliability/README.md);
+## one line per scenario, and reliability/results/latest.json. It fails on a
+## broken invariant, never on a time. `go test ./reliability/...` runs a
+## small version.
+.PHONY: reliability
+reliability: tools
+	$(GO) run ./reliability/cmd/reliability
+
 vet:
 	$(GO) vet ./...
 

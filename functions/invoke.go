@@ -17,10 +17,7 @@ import (
 // Size limits. An HTTP function's body is refused over funchost.MaxHTTPBody
 // (256 KiB, 413); the envelope around it is JSON with the body as an
 // escaped string, so it may be several times larger.
-const (
-	maxEnvelope      = funchost.DefaultLimit
-	maxRejectedBytes = 900 << 10 // what the Rejected table keeps of one message
-)
+const maxEnvelope = funchost.DefaultLimit
 
 // Outcomes of a queue message, as logged and kept in the ledger.
 const (
@@ -133,9 +130,8 @@ func (c *call) reject(ctx context.Context, messageID string, body []byte, reason
 	if c.d.Store == nil {
 		return errors.New("no store to keep the rejected message")
 	}
-	if len(body) > maxRejectedBytes {
-		body = body[:maxRejectedBytes]
-	}
+	// The store keeps up to tablestore.MaxRejectedBody and says so in the
+	// reason when it must cut a larger one.
 	return c.d.Store.Reject(ctx, access.Rejected{
 		Source: c.name, MessageID: messageID, ReceivedAt: c.d.now(), Reason: reason.Error(), Body: body,
 	})
