@@ -1,0 +1,17 @@
+//go:build !linux
+
+package main
+
+import (
+	"os/exec"
+	"time"
+)
+
+// setDeathSignal does nothing where the kernel has no parent-death signal.
+func setDeathSignal(*exec.Cmd) {}
+
+// residentSet has no /proc to read outside Linux.
+func residentSet(int) (peak, current int64, err error) { return 0, 0, errNoProc }
+
+// cpuTime has no /proc to read outside Linux.
+func cpuTime(int) (time.Duration, error) { return 0, errNoProc }
