@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -34,10 +35,9 @@ type decision struct {
 	outcome string
 	// next is the grant after the event; nil when nothing is written
 	// (a stale notice, an event that changes nothing).
-	next    *access.Grant
-	effects []access.Effect
-	audit   []access.AuditEntry
-	outbox  []access.Notification
+	next   *access.Grant
+	audit  []access.AuditEntry
+	outbox []access.Notification
 	// done are due-index entries this event completes, forgotten once the
 	// change is committed (not before: a failed commit keeps them for the
 	// sweep).
@@ -88,15 +88,6 @@ func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventI
 		// finds the event in the ledger does not send them too.
 		for i := range dec.outbox {
 			dec.outbox[i].ClaimedUntil = c.d.now().Add(claimFor)
-		}
-		// The due index lives in another table, so it cannot join the
-		// transaction: it is written first, and the sweep checks every
-		// entry against the grant, so an entry for a change that then
-		// lost its race is harmless.
-		if hasEffect(dec.effects, access.EffectSchedule) {
-			if err := c.recordSchedule(ctx, next); err != nil {
-				return "", err
-			}
 		}
 		_, err = st.Commit(ctx, access.Change{
 			Grant: next, Version: version, EventID: eventID, Outcome: dec.outcome,
@@ -188,65 +179,79 @@ func (c *call) finishDuplicate(ctx context.Context, customerTenantID string, ent
 	}
 }
 
-// send delivers notifications this invocation holds, then records those
-// that went out. A channel that fails leaves its row unsent and fails the
-// invocation, so that the redelivery sends it; the others are not repeated.
+// send delivers the outbox rows this invocation holds, all at once (they
+// are independent), then records those that went out in one transaction.
+// A row that fails stays unsent, its claim released, and fails the
+// invocation so that the redelivery sends it; the others are not repeated.
 func (c *call) send(ctx context.Context, g access.Grant, ns []access.Notification) error {
 	if len(ns) == 0 {
 		return nil
 	}
+	errs := make([]error, len(ns))
+	var wg sync.WaitGroup
+	for i := range ns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.sendOne(ctx, g, ns[i])
+		}()
+	}
+	wg.Wait()
 	var sent []access.Notification
-	var errs []error
-	for _, n := range ns {
-		if n.Channel == access.ChannelSchedule {
-			// The grant as it is now: if it ended since, nothing is due.
-			if live(g) {
-				if err := c.publishSchedule(ctx, g); err != nil {
-					errs = append(errs, err)
-					c.release(ctx, n)
-					continue
-				}
-			}
-			n.Sent, n.SentAt = true, c.d.now()
-			sent = append(sent, n)
-			continue
-		}
-		if n.Channel == access.ChannelPublish && n.Message != nil {
-			if err := c.d.Publisher.Publish(ctx, *n.Message); err != nil {
-				errs = append(errs, fmt.Errorf("publish %s to %s: %w", n.Message.ID, n.Message.Queue, err))
-				c.release(ctx, n)
-				continue
-			}
-			n.Sent, n.SentAt = true, c.d.now()
-			sent = append(sent, n)
-			c.logf("published %s to %s", n.Message.ID, n.Message.Queue)
-			continue
-		}
-		if c.d.Notifier == nil {
-			errs = append(errs, access.Errorf(access.KindInternal, "no notifier for %s", n.Channel))
-			continue
-		}
-		sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-		err := c.d.Notifier.Notify(sctx, n)
-		cancel()
-		if err != nil {
-			c.log.Warn("notification failed", "channel", n.Channel, "audience", n.Audience, "err", err.Error())
-			errs = append(errs, fmt.Errorf("notify %s by %s: %w", n.Audience, n.Channel, err))
+	var failed []error
+	for i, n := range ns {
+		if errs[i] != nil {
+			c.log.Warn("outbox row not sent", "channel", n.Channel, "audience", n.Audience, "err", errs[i].Error())
+			failed = append(failed, errs[i])
 			c.release(ctx, n)
 			continue
 		}
 		n.Sent, n.SentAt = true, c.d.now()
 		sent = append(sent, n)
-		c.logf("notified %s by %s", n.Audience, n.Channel)
+		if n.Channel == access.ChannelPublish || n.Channel == access.ChannelSchedule {
+			c.logf("%s", n.Subject)
+		} else {
+			c.logf("notified %s by %s", n.Audience, n.Channel)
+		}
 	}
 	if len(sent) > 0 {
 		if err := c.d.Store.MarkAllSent(ctx, sent); err != nil {
-			errs = append(errs, fmt.Errorf("record notifications sent: %w", err))
+			failed = append(failed, fmt.Errorf("record notifications sent: %w", err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(failed...); err != nil {
 		// Whatever the channel said, the outbox keeps the row: retry.
 		return access.WrapKind(access.KindTransient, err, "notifications pending")
+	}
+	return nil
+}
+
+// sendOne carries out one outbox row: a notification through its channel,
+// a promised queue message, or the grant's schedule (its due-index entry,
+// then its scheduled message).
+func (c *call) sendOne(ctx context.Context, g access.Grant, n access.Notification) error {
+	switch {
+	case n.Channel == access.ChannelSchedule:
+		// The grant as it is now: if it ended since, nothing is due.
+		if !live(g) {
+			return nil
+		}
+		if err := c.recordSchedule(ctx, g); err != nil {
+			return err
+		}
+		return c.publishSchedule(ctx, g)
+	case n.Channel == access.ChannelPublish && n.Message != nil:
+		if err := c.d.Publisher.Publish(ctx, *n.Message); err != nil {
+			return fmt.Errorf("publish %s to %s: %w", n.Message.ID, n.Message.Queue, err)
+		}
+		return nil
+	case c.d.Notifier == nil:
+		return access.Errorf(access.KindInternal, "no notifier for %s", n.Channel)
+	}
+	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	if err := c.d.Notifier.Notify(sctx, n); err != nil {
+		return fmt.Errorf("notify %s by %s: %w", n.Audience, n.Channel, err)
 	}
 	return nil
 }
@@ -277,7 +282,10 @@ func (c *call) release(ctx context.Context, n access.Notification) {
 }
 
 // recordSchedule writes the due-index entry of the grant's next action, so
-// that the sweep finds it if the queue loses it.
+// that the sweep finds it if the queue loses it. It runs after the commit,
+// as part of the outbox, so the index holds only committed schedules (an
+// extension or an end leaves stale entries, which the sweep's messages find
+// stale and drop).
 func (c *call) recordSchedule(ctx context.Context, g access.Grant) error {
 	n := c.nextAction(g)
 	d := access.DueEntry{Due: n.Due, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, Stage: n.Stage}
@@ -332,15 +340,6 @@ func live(g access.Grant) bool {
 	return g.Status == access.StatusActive || (g.Status == access.StatusPending && g.Method == access.Lighthouse && !g.ExpiresAt.IsZero())
 }
 
-func hasEffect(effs []access.Effect, k access.EffectKind) bool {
-	for _, e := range effs {
-		if e.Kind == k {
-			return true
-		}
-	}
-	return false
-}
-
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -364,7 +363,7 @@ func (c *call) transition(g access.Grant, ev access.Event, eventID, outcome, lin
 	if err != nil {
 		return decision{}, err
 	}
-	dec := decision{outcome: outcome, next: &next, effects: effects,
+	dec := decision{outcome: outcome, next: &next,
 		audit: []access.AuditEntry{access.AuditFor(g, next, ev, now)}}
 	dec.audit[0].EventID = eventID
 	for _, e := range effects {

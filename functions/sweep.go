@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -22,37 +23,69 @@ import (
 // forgets the entry once done. A due GDAP grant's relationship is read
 // again first, so that a relationship terminated or auto-extended in
 // Partner Center is recorded as such rather than noticed as expiring.
+// sweepWorkers bounds how many due entries the sweep handles at once.
+const sweepWorkers = 8
+
 func (d Deps) expirySweep(ctx context.Context, c *call, t funchost.TimerInfo) error {
 	now := d.now()
-	var published, drift int
-	var errs []error
-	read, err := d.Store.DueUntil(ctx, now, func(e access.DueEntry) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	var (
+		mu               sync.Mutex
+		published, drift int
+		errs             []error
+		wg               sync.WaitGroup
+		slots            = make(chan struct{}, sweepWorkers)
+	)
+	// Each due entry is independent: up to sweepWorkers are published (or
+	// checked for drift) at once, while the index is still being read.
+	work := func(e access.DueEntry) {
+		// A call of its own: recording drift changes its logger and lines.
+		wc := &call{d: c.d, name: c.name, id: c.id, log: c.log, start: c.start}
+		defer func() {
+			mu.Lock()
+			c.logs = append(c.logs, wc.logs...)
+			mu.Unlock()
+			<-slots
+			wg.Done()
+		}()
 		if m, _, _ := access.SplitGrantID(e.GrantID); m == access.GDAP {
-			changed, err := d.gdapDrift(ctx, c, e)
-			if err != nil {
-				errs = append(errs, err)
-				return nil
-			}
-			if changed {
-				drift++
-				d.forgetDue(ctx, c, e)
-				return nil
+			changed, err := d.gdapDrift(ctx, wc, e)
+			if err != nil || changed {
+				if changed {
+					d.forgetDue(ctx, wc, e)
+				}
+				mu.Lock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					drift++
+				}
+				mu.Unlock()
+				return
 			}
 		}
 		expiresAt := e.Due.Add(time.Duration(e.Stage) * access.Day)
 		g := access.Grant{ID: e.GrantID, CustomerTenantID: e.CustomerTenantID, ExpiresAt: expiresAt}
 		m := expiringMessage(g, e.Stage, now)
-		if err := d.Publisher.Publish(ctx, access.Message{Queue: FnGrantExpiring, ID: m.EventID, Body: mustJSON(m),
-			Properties: map[string]any{"grantId": e.GrantID, "noticeDays": e.Stage, "source": "sweep"}}); err != nil {
+		err := d.Publisher.Publish(ctx, access.Message{Queue: FnGrantExpiring, ID: m.EventID, Body: mustJSON(m),
+			Properties: map[string]any{"grantId": e.GrantID, "noticeDays": e.Stage, "source": "sweep"}})
+		mu.Lock()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("publish %d-day action of %s: %w", e.Stage, e.GrantID, err))
-			return nil
+		} else {
+			published++
 		}
-		published++
+		mu.Unlock()
+	}
+	read, err := d.Store.DueUntil(ctx, now, func(e access.DueEntry) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go work(e)
 		return nil
 	})
+	wg.Wait()
 	c.logf("sweep: %d due entries read, %d published, %d drifted", read, published, drift)
 	c.log.Info("sweep done", "read", read, "published", published, "drift", drift, "pastDue", t.IsPastDue)
 	if err != nil {

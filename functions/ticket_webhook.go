@@ -362,7 +362,6 @@ func (d Deps) requestLighthouse(ctx context.Context, c *call, cmd ticketCommand,
 			return decision{}, err
 		}
 		// The delegation never ends by itself: the app tracks its end.
-		dec.effects = append(dec.effects, access.Effect{Kind: access.EffectSchedule})
 		dec.outbox = append(dec.outbox, scheduleRow(eventID, *dec.next))
 		dec.audit = append([]access.AuditEntry{access.AuditFor(g, req, access.Event{Type: access.EvRequest, Actor: actor}, d.now().Add(-time.Nanosecond))}, dec.audit...)
 		return dec, nil

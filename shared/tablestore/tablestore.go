@@ -31,6 +31,7 @@ import (
 	"errors"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -120,15 +121,26 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		// The SDK's message names the malformed part; it never echoes the key.
 		return nil, access.WrapKind(access.KindInvalid, err, "table storage client")
 	}
-	for _, t := range Tables {
-		name := opts.TablePrefix + t
-		if _, err := svc.CreateTable(ctx, name, nil); err != nil {
-			var re *azcore.ResponseError
-			if errors.As(err, &re) && re.ErrorCode == string(aztables.TableAlreadyExists) {
-				continue
+	// The tables are created together: start-up waits for one round trip,
+	// not three (the host probes GET / until the handler is ready).
+	errs := make([]error, len(Tables))
+	var wg sync.WaitGroup
+	for i, t := range Tables {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := opts.TablePrefix + t
+			if _, err := svc.CreateTable(ctx, name, nil); err != nil {
+				var re *azcore.ResponseError
+				if !errors.As(err, &re) || re.ErrorCode != string(aztables.TableAlreadyExists) {
+					errs[i] = translate(err, "create table %s", name)
+				}
 			}
-			return nil, translate(err, "create table %s", name)
-		}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	clock := opts.Now
 	if clock == nil {
