@@ -176,9 +176,16 @@ type recorder struct {
 	inner access.Publisher
 	mu    sync.Mutex
 	msgs  []access.Message
+	fail  bool // answer as an unavailable Service Bus would
 }
 
 func (r *recorder) Publish(ctx context.Context, m access.Message) error {
+	r.mu.Lock()
+	fail := r.fail
+	r.mu.Unlock()
+	if fail {
+		return access.Errorf(access.KindTransient, "queue unavailable (test)")
+	}
 	if err := r.inner.Publish(ctx, m); err != nil {
 		return err
 	}

@@ -316,3 +316,25 @@ func TestTicketMissingConsentIsNotTheCallers401(t *testing.T) {
 		t.Fatalf("got %d %s, want 502 naming the tenant and the permission to consent", res.Status, res.Raw)
 	}
 }
+
+// TestTicketReplayFinishesThePromisedMessage: when the first delivery
+// committed but could not publish invitation-sent, the ticketing system's
+// retry publishes it, and is not told 200 before that is done.
+func TestTicketReplayFinishesThePromisedMessage(t *testing.T) {
+	e := newEnv(t)
+	e.published.fail = true
+	if res := e.ticket(requestB2B("d-pub")); res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("first delivery with the queue down: got %d %s, want 503", res.Status, res.Raw)
+	}
+	if res := e.ticket(requestB2B("d-pub")); res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("replay with the queue still down: got %d %s, want 503 so that the caller retries", res.Status, res.Raw)
+	}
+	e.published.fail = false
+	res := e.ticket(requestB2B("d-pub"))
+	if res.Status != http.StatusOK || res.Body["status"] != "requested" {
+		t.Fatalf("replay with the queue back: got %d %s, want 200 with the earlier outcome", res.Status, res.Raw)
+	}
+	if msgs := e.published.to(FnInvitationSent); len(msgs) != 1 {
+		t.Fatalf("invitation-sent published %d times, want once", len(msgs))
+	}
+}

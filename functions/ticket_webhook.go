@@ -107,9 +107,11 @@ func (d Deps) replay(ctx context.Context, c *call, customer, eventID string) (fu
 	if err != nil || !seen {
 		return funchost.HTTPResponse{}, false, err
 	}
-	// Finish what the first delivery may have left (its notifications).
+	// Finish what the first delivery may have left (its notifications, the
+	// invitation-sent message it promised). Until that is done the caller
+	// must keep retrying: a 200 would end its retries with the work undone.
 	if err := c.finishDuplicate(ctx, customer, entry); err != nil {
-		c.log.Warn("replayed delivery: outbox not flushed", "err", err.Error())
+		return funchost.HTTPResponse{}, false, fmt.Errorf("finish delivery %s: %w", strings.TrimPrefix(eventID, "ticket-"), err)
 	}
 	var earlier ticketResult
 	if json.Unmarshal([]byte(entry.Outcome), &earlier) != nil {
