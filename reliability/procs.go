@@ -3,7 +3,6 @@ package reliability
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -39,24 +38,6 @@ func Build(ctx context.Context, root, dir string) (Binaries, error) {
 		}
 	}
 	return b, nil
-}
-
-// FindRoot walks up from dir to the directory holding go.mod.
-func FindRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above " + dir)
-		}
-		dir = parent
-	}
 }
 
 // output collects a process's output for the secret scan and for

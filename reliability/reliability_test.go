@@ -24,7 +24,7 @@ var hostQueues sync.Mutex
 // per test process, and the process's own Azurite.
 func testEnv(t *testing.T) Env {
 	t.Helper()
-	root, err := FindRoot("..")
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -242,7 +242,7 @@ type azuriteProcess struct {
 }
 
 func startAzurite() (*azuriteProcess, Endpoints, error) {
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		return nil, Endpoints{}, fmt.Errorf("find repository root: %w; %s", err, installHint)
 	}
@@ -366,9 +366,10 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// repoRoot walks up from the working directory (a package directory under
-// go test) to the directory holding go.mod.
-func repoRoot() (string, error) {
+// RepoRoot walks up from the working directory (a package directory under
+// go test, or anywhere in the repository for a tool) to the directory
+// holding go.mod.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

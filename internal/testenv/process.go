@@ -47,7 +47,7 @@ func Binary(tb testing.TB, pkg string) string {
 	if p, ok := binaries.built[pkg]; ok {
 		return p
 	}
-	root, err := repoRoot()
+	root, err := RepoRoot()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"io"
 	"os"
 	"os/signal"
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.repo == "" {
-		if o.repo, err = findRepo(); err != nil {
+		if o.repo, err = testenv.RepoRoot(); err != nil {
 			return err
 		}
 	}
@@ -180,24 +181,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	res.print(stdout)
 	fmt.Fprintf(stdout, "\nresults: %s\n", o.out)
 	return nil
-}
-
-// findRepo walks up from the working directory to the one holding go.mod.
-func findRepo() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the repository or pass -repo")
-		}
-		dir = parent
-	}
 }
 
 // loadAverage is the machine's load when the run began and ended: other

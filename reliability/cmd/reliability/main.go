@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	_ = getenv // the harness sets every setting of what it starts itself
 
-	root, err := reliability.FindRoot(".")
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		return err
 	}
