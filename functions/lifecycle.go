@@ -49,12 +49,13 @@ type decision struct {
 // must be idempotent, since a lost race decides again.
 type decideFunc func(ctx context.Context, g access.Grant) (decision, error)
 
-// applyEvent is the one path by which an event changes a grant: it skips an
-// event already in the ledger (finishing what its first delivery may have
-// left undone), decides, and commits grant + audit + ledger + outbox as one
-// transaction guarded by the grant's ETag, deciding again on a lost race.
-// After the commit it records and publishes the grant's schedule and sends
-// the outbox.
+// applyEvent is the one path by which an event changes a grant: it decides
+// against the stored grant and commits grant + audit + ledger + outbox as
+// one transaction guarded by the grant's ETag, deciding again on a lost
+// race. An event already in the ledger is answered as a duplicate, after
+// finishing what its first delivery left undone. After the commit it sends
+// the outbox: the notifications, the promised queue messages and the
+// grant's next scheduled action (its due entry and its message).
 func (c *call) applyEvent(ctx context.Context, customerTenantID, grantID, eventID string, decide decideFunc) (string, error) {
 	st := c.d.Store
 	c.log = c.log.With("grantId", grantID)
