@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -105,27 +105,16 @@ type proc struct {
 	err    error
 }
 
-// startProc starts cmd with its output in out. Linux sends the death
-// signal when the thread that started the child ends, so the child is
-// started and waited for on one locked thread that lives exactly as long
-// as it does.
+// startProc starts cmd with its output in out; it dies with the harness
+// (internal/childproc).
 func startProc(cmd *exec.Cmd, out *output) (*proc, error) {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 2 * time.Second
-	setDeathSignal(cmd)
 	p := &proc{cmd: cmd, out: out, exited: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.err = cmd.Wait()
+	if err := childproc.Start(cmd, syscall.SIGKILL, func(err error) {
+		p.err = err
 		close(p.exited)
-	}()
-	if err := <-started; err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"io"
 	"log/slog"
 	"net"
@@ -144,7 +145,6 @@ func (w *worker) launch() (*process, error) {
 	cmd.Stdout, cmd.Stderr = out, errw
 	// A grandchild holding the pipes open must not keep Wait from returning.
 	cmd.WaitDelay = 2 * time.Second
-	setDeathSignal(cmd)
 	p := &process{cmd: cmd, port: port, exited: make(chan struct{}), flush: func() { out.flush(); errw.flush() }}
 
 	w.mu.Lock()
@@ -152,22 +152,13 @@ func (w *worker) launch() (*process, error) {
 	if w.stopping {
 		return nil, errors.New("devhost is stopping")
 	}
-	// On Linux the death signal fires when the thread that started the
-	// child ends, so the thread that starts the handler stays locked and
-	// alive for exactly as long as the handler runs.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		p.err = cmd.Wait()
+	// SIGTERM if devhost dies: the handler shuts down as under the host.
+	err = childproc.Start(cmd, syscall.SIGTERM, func(err error) {
+		p.err = err
 		p.flush()
 		close(p.exited)
-	}()
-	if err := <-started; err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("start handler %s: %w", w.cfg.path, err)
 	}
 	p.started = time.Now()

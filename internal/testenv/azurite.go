@@ -19,14 +19,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -294,23 +295,9 @@ func launch(bin string, blobPort, queuePort, tablePort int) (*azuriteProcess, er
 	stderr := &lockedBuffer{}
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr
-	setDeathSignal(cmd)
 	p := &azuriteProcess{cmd: cmd, dir: dir, exited: make(chan struct{}), stderr: stderr}
-	// Linux sends the death signal when the thread that started the child
-	// ends, not the process. Starting and waiting on one locked thread keeps
-	// that thread alive exactly as long as Azurite.
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	if err := <-started; err != nil {
+	// Azurite dies with the test process, however that ends.
+	if err := childproc.Start(cmd, syscall.SIGKILL, func(error) { close(p.exited) }); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w; %s", bin, err, installHint)
 	}

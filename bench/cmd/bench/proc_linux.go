@@ -4,18 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
-
-// setDeathSignal makes the kernel kill the handler when the benchmark
-// dies, so a benchmark stopped by ^C or a timeout leaves no handler behind.
-func setDeathSignal(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-}
 
 // residentSet reads VmHWM (the peak resident set size over the process's
 // life) and VmRSS from /proc/<pid>/status, in bytes.

@@ -2,13 +2,7 @@
 
 package main
 
-import (
-	"os/exec"
-	"time"
-)
-
-// setDeathSignal does nothing where the kernel has no parent-death signal.
-func setDeathSignal(*exec.Cmd) {}
+import "time"
 
 // residentSet has no /proc to read outside Linux.
 func residentSet(int) (peak, current int64, err error) { return 0, 0, errNoProc }
