@@ -6,6 +6,7 @@ import (
 
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
+	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
 )
 
 // The handler's tests use the storage queues of the contract's names: they
@@ -35,6 +36,7 @@ func seed() graphsim.Seed {
 func testEnv(t *testing.T) (map[string]string, *graphsim.Server) {
 	t.Helper()
 	az := testenv.Azurite(t)
+	testenv.Empty(t, az, tablestore.Tables)
 	sim := graphsim.New(seed())
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)

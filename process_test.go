@@ -161,10 +161,6 @@ func TestProcessQueueFunctions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	queues, err := servicebus.NewLocalQueues(env["LOCAL_QUEUES_CONNECTION_STRING"], nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	eventID, body := fixtureBody(t, time.Now())
 	grantID := "b2b:" + fixtureGuest
 
@@ -226,8 +222,21 @@ func TestProcessQueueFunctions(t *testing.T) {
 		t.Errorf("Rejected: got %+v, want the bad message with a reason naming customerTenantId", rej)
 	}
 
-	// The notices are scheduled in the grant-expiring queue (hidden until due).
-	_ = queues
+	// The next notice is scheduled: one DueIndex entry for the grant, due
+	// before it expires (its message waits hidden in grant-expiring).
+	var due []access.DueEntry
+	if _, err := store.DueUntil(ctx, g.ExpiresAt.Add(time.Hour), func(e access.DueEntry) error {
+		if e.GrantID == grantID {
+			due = append(due, e)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 1 || due[0].Due.After(g.ExpiresAt) || due[0].Stage <= 0 {
+		t.Errorf("DueIndex: got %+v, want the first notice before %s", due, g.ExpiresAt)
+	}
+	p.stop() // the log reaches the buffer through a pipe: read it whole
 	if !strings.Contains(p.stderr.String(), `"outcome":"duplicate"`) {
 		t.Errorf("handler log: want duplicate outcomes logged for the redeliveries")
 	}
