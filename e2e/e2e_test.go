@@ -11,15 +11,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,16 +66,6 @@ func seed() graphsim.Seed {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func startLocal(t *testing.T) *local {
 	t.Helper()
 	handler, devhost := testenv.Binary(t, "."), testenv.Binary(t, "./cmd/devhost")
@@ -99,11 +88,10 @@ func startLocal(t *testing.T) *local {
 	if err := os.WriteFile(settingsFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	l.base = "http://127.0.0.1:" + strconv.Itoa(port)
 	root, _ := filepath.Abs("..")
+	// Port 0: the devhost logs the address it listens on.
 	cmd := exec.Command(devhost, "-root", root, "-handler", handler, "-settings", settingsFile,
-		"-addr", "127.0.0.1:"+strconv.Itoa(port), "-retry-delay", "50ms")
+		"-addr", "127.0.0.1:0", "-retry-delay", "50ms")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = l.out, l.out
 	if err := cmd.Start(); err != nil {
@@ -130,6 +118,17 @@ func startLocal(t *testing.T) *local {
 	if l.queues, err = servicebus.NewLocalQueues(az.ConnectionString, &servicebus.LocalOptions{Queues: queues}); err != nil {
 		t.Fatal(err)
 	}
+	l.eventually("the devhost listens", 60*time.Second, func() bool {
+		sc := bufio.NewScanner(strings.NewReader(l.out.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" && line.Addr != "" {
+				l.base = "http://" + line.Addr
+				return true
+			}
+		}
+		return false
+	})
 	l.eventually("the devhost serves", 60*time.Second, func() bool {
 		resp, err := http.Post(l.base+"/api/advisor", "application/json", strings.NewReader(`{}`))
 		if err != nil {
@@ -203,6 +202,20 @@ func (l *local) sweep() {
 	}
 }
 
+// awaitDue waits until the DueIndex holds the grant's action for stage
+// (days before expiry; 0 is the expiry itself).
+func (l *local) awaitDue(grantID string, stage int) {
+	l.t.Helper()
+	l.eventually(fmt.Sprintf("the %d-day action of %s in DueIndex", stage, grantID), 30*time.Second, func() bool {
+		found := false
+		_, err := l.store.DueUntil(context.Background(), time.Now().Add(10*365*access.Day), func(e access.DueEntry) error {
+			found = found || (e.GrantID == grantID && e.Stage == stage)
+			return nil
+		})
+		return err == nil && found
+	})
+}
+
 func (l *local) rolesOf(principal string) []string {
 	var out []string
 	for _, a := range l.sim.State().Tenants[1].RoleAssignments {
@@ -251,17 +264,22 @@ func TestB2BFromTicketToExpiry(t *testing.T) {
 	}
 	g := l.grant(grantID)
 	for _, step := range []struct {
+		stage  int
 		offset time.Duration
 		notice string
 	}{
-		{g.ExpiresAt.Sub(time.Now()) - 30*access.Day + time.Hour, "ends in 30 days"},
-		{g.ExpiresAt.Sub(time.Now()) - 7*access.Day + time.Hour, "ends in 7 days"},
-		{g.ExpiresAt.Sub(time.Now()) - access.Day + time.Hour, "ends in 1 day"},
+		{30, g.ExpiresAt.Sub(time.Now()) - 30*access.Day + time.Hour, "ends in 30 days"},
+		{7, g.ExpiresAt.Sub(time.Now()) - 7*access.Day + time.Hour, "ends in 7 days"},
+		{1, g.ExpiresAt.Sub(time.Now()) - access.Day + time.Hour, "ends in 1 day"},
 	} {
+		// Each action schedules the next one after its commit, alongside
+		// its mails: wait for the schedule before the sweep looks for it.
+		l.awaitDue(grantID, step.stage)
 		l.moveClock(step.offset)
 		l.sweep()
 		l.eventually("the notice "+step.notice, 30*time.Second, func() bool { return countContaining(l.subjects(), step.notice) == 2 })
 	}
+	l.awaitDue(grantID, 0)
 	l.moveClock(g.ExpiresAt.Sub(time.Now()) + time.Hour)
 	l.sweep()
 	l.eventually("the expiry", 30*time.Second, func() bool { return l.grant(grantID).Status == access.StatusExpired })
@@ -271,9 +289,8 @@ func TestB2BFromTicketToExpiry(t *testing.T) {
 	if got := l.grant(grantID).NoticesSent; !slices.Equal(got, []int{30, 7, 1}) {
 		t.Errorf("notices sent: got %v, want [30 7 1]", got)
 	}
-	if n := countContaining(l.subjects(), "expired"); n != 2 {
-		t.Errorf("expiry mails: got %d, want 2", n)
-	}
+	// The mails go out after the commit that records the expiry.
+	l.eventually("the two expiry mails", 30*time.Second, func() bool { return countContaining(l.subjects(), "expired") == 2 })
 }
 
 func TestGDAPApprovalFromPartnerCenter(t *testing.T) {

@@ -314,15 +314,15 @@ func testStartFailure(t *testing.T, fake string) {
 }
 
 func testNotReady(t *testing.T, fake string) {
-	d := startDevhostNoWait(t, fake, httpApp(t), map[string]string{"FAKE_NOT_READY": "1"}, "-start-timeout", "1s")
+	d := startDevhostNoWait(t, fake, httpApp(t), map[string]string{"FAKE_NOT_READY": "1"}, "-start-timeout", "3s")
 	start := time.Now()
 	err := d.wait(15 * time.Second)
-	if err == nil || !strings.Contains(err.Error(), "did not answer GET / with 200 within 1s") || !strings.Contains(err.Error(), "503") ||
+	if err == nil || !strings.Contains(err.Error(), "did not answer GET / with 200 within 3s") || !strings.Contains(err.Error(), "503") ||
 		!strings.Contains(err.Error(), "fake handler stderr line") {
 		t.Errorf("run = %v, want the start timeout, the last answer and the handler's stderr", err)
 	}
 	if time.Since(start) > 10*time.Second {
-		t.Errorf("run took %s to give up, want about the 1s start timeout", time.Since(start))
+		t.Errorf("run took %s to give up, want about the 3s start timeout", time.Since(start))
 	}
 	// The handler that never got ready was stopped.
 	for _, r := range d.records() {

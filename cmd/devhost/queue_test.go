@@ -86,9 +86,11 @@ func testQueue(t *testing.T, fake string) {
 	}
 	publish(qOK, "m-ok", `{"status":200}`)
 	publish(qFail, "m-fail", `{"status":500}`)
-	// Due in 3 s, but visible now: as a message due in more than the
-	// seven days a storage queue can wait arrives early.
-	notBefore := time.Now().Add(3 * time.Second)
+	// Due in 10 s, but visible now: as a message due in more than the
+	// seven days a storage queue can wait arrives early. The margin covers
+	// the devhost's start on a busy machine: it must receive the message
+	// before it is due to show the deferral.
+	notBefore := time.Now().Add(10 * time.Second)
 	later, err := servicebus.EncodeLocal(servicebus.Envelope{MessageID: "m-later", Body: []byte(`{}`), NotBefore: notBefore})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +98,7 @@ func testQueue(t *testing.T, fake string) {
 	st.enqueue(qLater, later)
 	st.enqueue(qLater, "not an envelope!")
 	for i := range 5 {
-		publish(qConc, fmt.Sprintf("m-conc-%d", i), `{"sleepMs":400}`)
+		publish(qConc, fmt.Sprintf("m-conc-%d", i), `{"sleepMs":1500}`)
 	}
 
 	d := startDevhost(t, fake, root, map[string]string{"LOCAL_QUEUES_CONNECTION_STRING": az.ConnectionString}, "-max-delivery-count", "3")
@@ -157,7 +159,7 @@ func testQueue(t *testing.T, fake string) {
 	})
 
 	t.Run("not delivered before due", func(t *testing.T) {
-		eventually(t, 15*time.Second, "the deferred message delivered", func() bool { return len(d.invocations("q-later")) == 1 }, d.diag)
+		eventually(t, 25*time.Second, "the deferred message delivered", func() bool { return len(d.invocations("q-later")) == 1 }, d.diag)
 		r := d.invocations("q-later")[0]
 		if r.At.Before(notBefore) {
 			t.Errorf("delivered at %s, before it was due at %s", r.At, notBefore)
@@ -172,7 +174,7 @@ func testQueue(t *testing.T, fake string) {
 	})
 
 	t.Run("maxConcurrentCalls", func(t *testing.T) {
-		eventually(t, 15*time.Second, "five q-conc messages completed", func() bool {
+		eventually(t, 30*time.Second, "five q-conc messages completed", func() bool {
 			return len(d.invocations("q-conc")) == 5 && st.count(qConc) == 0
 		}, d.diag)
 		most := 0

@@ -2,6 +2,7 @@ package childproc
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"runtime"
@@ -66,8 +67,9 @@ func TestChildDiesWithParent(t *testing.T) {
 	}
 	_ = parent.Wait()
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		// Signal 0 probes; a zombie left to init is reaped quickly.
-		if err := syscall.Kill(pid, 0); err != nil {
+		// Signal 0 probes. A dead child waits as a zombie until init reaps
+		// it, which a container's init may never do: a zombie is dead.
+		if err := syscall.Kill(pid, 0); err != nil || zombie(pid) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -76,4 +78,15 @@ func TestChildDiesWithParent(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// zombie reports whether pid has exited and waits to be reaped: its state
+// in /proc/<pid>/stat, the field after the parenthesised command name, is Z.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }

@@ -552,20 +552,20 @@ func TestFaults(t *testing.T) {
 func TestLatency(t *testing.T) {
 	_, base := start(t)
 	admin := client{t: t, base: base}
-	if a := admin.do("PUT", "/_sim/latency", map[string]int{"milliseconds": 80}); a.status != 204 {
+	if a := admin.do("PUT", "/_sim/latency", map[string]int{"milliseconds": 1000}); a.status != 204 {
 		t.Fatalf("latency: got %d, want 204", a.status)
 	}
 	c := client{t: t, base: base, tenant: customerID}
 	start := time.Now()
 	c.do("GET", "/v1.0/users/"+adminID, nil)
-	if d := time.Since(start); d < 80*time.Millisecond {
-		t.Errorf("took %v, want at least 80ms", d)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("took %v, want at least 1s", d)
 	}
 	// The admin endpoints are never slowed down.
 	start = time.Now()
 	admin.do("GET", "/_sim/state", nil)
-	if d := time.Since(start); d >= 80*time.Millisecond {
-		t.Errorf("state took %v, want no latency", d)
+	if d := time.Since(start); d >= 500*time.Millisecond {
+		t.Errorf("state took %v, want no latency (1s is set)", d)
 	}
 }
 

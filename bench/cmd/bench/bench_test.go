@@ -19,7 +19,7 @@ import (
 // judge them.
 func TestQuickRun(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "latest.json")
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute) // builds the handler: minutes on a cold cache
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	args := []string{"-quick", "-events", "20", "-grants", "200", "-starts", "3", "-out", out}
