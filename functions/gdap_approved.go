@@ -97,23 +97,17 @@ func (d Deps) gdapApproved(ctx context.Context, c *call, msg funchost.QueueMessa
 }
 
 // ensureAccessAssignment gives the group the roles through the
-// relationship unless an assignment for it already exists.
+// relationship. The group's live assignment, created now or found after
+// Graph refused a second one, must carry exactly the relationship's roles.
+// The audit names the assignment either way: a delivery that created it and
+// then failed before its commit left no record of it.
 func (d Deps) ensureAccessAssignment(ctx context.Context, partner, relID, group string, roles []string, eventID string) ([]access.AuditEntry, error) {
-	existing, err := d.Directory.AccessAssignments(ctx, partner, relID)
-	if err != nil {
-		return nil, fmt.Errorf("list access assignments of %s: %w", relID, err)
-	}
-	for _, a := range existing {
-		if strings.EqualFold(a.GroupID, group) && a.Status != "deleted" && a.Status != "deleting" {
-			if !sameSet(a.Roles, roles) {
-				return nil, access.Errorf(access.KindConflict, "group %s already has an access assignment with other roles in %s", group, relID)
-			}
-			return nil, nil
-		}
-	}
 	a, err := d.Directory.CreateAccessAssignment(ctx, partner, relID, group, roles)
 	if err != nil {
 		return nil, fmt.Errorf("create access assignment for %s in %s: %w", group, relID, err)
+	}
+	if !sameSet(a.Roles, roles) {
+		return nil, access.Errorf(access.KindConflict, "group %s already has an access assignment with other roles in %s", group, relID)
 	}
 	return []access.AuditEntry{{At: d.now().Add(-time.Nanosecond), Action: "graph:access-assignment", EventID: eventID,
 		Detail: fmt.Sprintf("security group %s given %s through relationship %s (assignment %s)", group, strings.Join(roleNames(roles), ", "), relID, a.ID)}}, nil

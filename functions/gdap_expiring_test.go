@@ -70,6 +70,49 @@ func TestGDAPApprovedActivatesOnce(t *testing.T) {
 	}
 }
 
+// withGroupAssignment gives the partner group an access assignment in the
+// seeded relationship, as a delivery that created it and then failed before
+// its commit leaves it.
+func withGroupAssignment(id string, roles ...string) func(*graphsim.Seed) {
+	return func(s *graphsim.Seed) {
+		r := &s.Partner.Relationships[len(s.Partner.Relationships)-1]
+		r.AccessAssignments = append(r.AccessAssignments, graphsim.AccessAssignment{ID: id, GroupID: partnerGroup, Roles: roles})
+	}
+}
+
+func TestGDAPApprovedFindsTheGroupsAssignment(t *testing.T) {
+	roles := []string{access.SecurityReaderID, access.SecurityOperatorID}
+	e := newEnvWith(t, withRelationship("active", roles...), withGroupAssignment("aa-left-over", roles...))
+	e.mustDeliver(FnGDAPApproved, "gdap-4", 1, approval("gdap-4"))
+	if g := e.grant("gdap:" + relationshipID); g.Status != access.StatusActive {
+		t.Fatalf("grant: got %s, want active", g.Status)
+	}
+	if aa := e.accessAssignments(); len(aa) != 1 || aa[0].ID != "aa-left-over" {
+		t.Fatalf("access assignments: got %+v, want the one already there", aa)
+	}
+	found := false
+	for _, a := range e.audit("gdap:" + relationshipID) {
+		found = found || (a.Action == "graph:access-assignment" && strings.Contains(a.Detail, "aa-left-over"))
+	}
+	if !found {
+		t.Errorf("audit: got %+v, want the assignment named", e.audit("gdap:"+relationshipID))
+	}
+}
+
+func TestGDAPApprovedRefusesAnAssignmentWithOtherRoles(t *testing.T) {
+	e := newEnvWith(t, withRelationship("active", access.SecurityReaderID, access.SecurityOperatorID),
+		withGroupAssignment("aa-wider", access.SecurityReaderID, access.SecurityOperatorID, access.SecurityAdministratorID))
+	if status, _ := e.deliver(FnGDAPApproved, "gdap-5", 1, approval("gdap-5")); status < 300 {
+		t.Fatalf("got %d, want a failure: the group holds roles the relationship does not name", status)
+	}
+	if _, _, err := e.store.Grant(context.Background(), customerTenant, "gdap:"+relationshipID); !access.IsKind(err, access.KindNotFound) {
+		t.Fatalf("grant: got %v, want none", err)
+	}
+	if aa := e.accessAssignments(); len(aa) != 1 || len(aa[0].Roles) != 3 {
+		t.Errorf("access assignments: got %+v, want the wider one untouched and no other", aa)
+	}
+}
+
 func TestGDAPApprovedNotActiveYetIsRetried(t *testing.T) {
 	e := newEnvWith(t, withRelationship("approved", access.SecurityReaderID))
 	status, _ := e.deliver(FnGDAPApproved, "gdap-2", 1, approval("gdap-2"))

@@ -229,10 +229,11 @@ func (e *env) drain() {
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
-func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+func newEnv(t *testing.T) *env { return newEnvWith(t) }
 
-// newEnvWith is newEnv with the simulated directory's seed adjusted first.
-func newEnvWith(t *testing.T, adjust func(*graphsim.Seed)) *env {
+// newEnvWith is newEnv with the simulated directory's seed adjusted first,
+// by each function in turn.
+func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	t.Helper()
 	ctx := context.Background()
 	az := testenv.Azurite(t)
@@ -245,7 +246,7 @@ func newEnvWith(t *testing.T, adjust func(*graphsim.Seed)) *env {
 	e.store = store
 
 	seed := demoSeed()
-	if adjust != nil {
+	for _, adjust := range adjust {
 		adjust(&seed)
 	}
 	e.sim = graphsim.New(seed)

@@ -189,8 +189,16 @@ func findTenantWide(as []access.RoleAssignment, roleID string) (access.RoleAssig
 
 // AssignRole gives a principal a directory role at tenant scope. It is
 // idempotent: if the principal already holds the role, the existing
-// assignment is returned and none is created; if a concurrent call creates
-// it first (Graph answers 409), that one is returned.
+// assignment is returned and none is created.
+//
+// It creates first and lists only when the create fails: Graph refuses a
+// second tenant-wide assignment of the same role to the same principal
+// (400 Request_BadRequest, "A conflicting object with one or more of the
+// specified property values is present in the directory"; 409 when a
+// concurrent call won), so the usual first delivery costs one call, not
+// two. Any refusal is checked against the list, so a refusal worded
+// differently still finds the assignment that is there, and one that is
+// not there keeps Graph's error.
 func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID string) (access.RoleAssignment, error) {
 	if err := need("tenantID", tenantID, "principalID", principalID, "roleID", roleID); err != nil {
 		return access.RoleAssignment{}, fmt.Errorf("assign role: %w", err)
@@ -199,13 +207,6 @@ func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID s
 		return fmt.Errorf("assign role %s to %s in %s: %w", roleID, principalID, tenantID, err)
 	}
 	ctx = inTenant(ctx, tenantID)
-	held, err := c.listRoleAssignments(ctx, principalID)
-	if err != nil {
-		return access.RoleAssignment{}, wrap(translate(ctx, err, tenantID, permRoleManagement))
-	}
-	if a, ok := findTenantWide(held, roleID); ok {
-		return a, nil
-	}
 	body := models.NewUnifiedRoleAssignment()
 	body.SetPrincipalId(&principalID)
 	body.SetRoleDefinitionId(&roleID)
@@ -214,13 +215,16 @@ func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID s
 	created, err := c.roleAssignments().Post(ctx, body, nil)
 	if err != nil {
 		terr := translate(ctx, err, tenantID, permRoleManagement)
-		// Lost a race, or Graph's "already exists" worded as a 400: the
-		// assignment we wanted may be there now.
 		if k := access.KindOf(terr); k == access.KindConflict || k == access.KindInvalid {
-			if held, lerr := c.listRoleAssignments(ctx, principalID); lerr == nil {
-				if a, ok := findTenantWide(held, roleID); ok {
-					return a, nil
-				}
+			held, lerr := c.listRoleAssignments(ctx, principalID)
+			if lerr != nil {
+				// The list's failure decides: a refusal that a failed list
+				// could not explain may be a duplicate, worth a retry.
+				return access.RoleAssignment{}, wrap(fmt.Errorf("%w (checking after the create was refused: %v)",
+					translate(ctx, lerr, tenantID, permRoleManagement), terr))
+			}
+			if a, ok := findTenantWide(held, roleID); ok {
+				return a, nil
 			}
 		}
 		return access.RoleAssignment{}, wrap(terr)
@@ -504,8 +508,11 @@ func accessAssignment(a models.DelegatedAdminAccessAssignmentable) access.Access
 }
 
 // CreateAccessAssignment gives a partner security group roles through a
-// relationship. If the group already has an assignment in the relationship
-// (Graph answers 409), that assignment is returned.
+// relationship. A group holds one live assignment per relationship: when
+// Graph refuses the create (409, or a 400 worded as a conflict) and the
+// group already has a live one (not deleting or deleted), that assignment is
+// returned, with its own roles for the caller to compare. Like AssignRole,
+// it creates first and lists only after a refusal.
 func (c *Client) CreateAccessAssignment(ctx context.Context, partnerTenantID, relationshipID, groupID string, roles []string) (access.AccessAssignment, error) {
 	if err := need("partnerTenantID", partnerTenantID, "relationshipID", relationshipID, "groupID", groupID); err != nil {
 		return access.AccessAssignment{}, fmt.Errorf("create access assignment: %w", err)
@@ -530,12 +537,15 @@ func (c *Client) CreateAccessAssignment(ctx context.Context, partnerTenantID, re
 	a, err := c.relationship(relationshipID).AccessAssignments().Post(ctx, body, nil)
 	if err != nil {
 		terr := translate(ctx, err, partnerTenantID, permGDAP)
-		if access.IsKind(terr, access.KindConflict) {
-			if all, lerr := c.listAccessAssignments(ctx, relationshipID); lerr == nil {
-				for _, x := range all {
-					if strings.EqualFold(x.GroupID, groupID) {
-						return x, nil
-					}
+		if k := access.KindOf(terr); k == access.KindConflict || k == access.KindInvalid {
+			all, lerr := c.listAccessAssignments(ctx, relationshipID)
+			if lerr != nil {
+				return access.AccessAssignment{}, wrap(fmt.Errorf("%w (checking after the create was refused: %v)",
+					translate(ctx, lerr, partnerTenantID, permGDAP), terr))
+			}
+			for _, x := range all {
+				if strings.EqualFold(x.GroupID, groupID) && x.Status != "deleting" && x.Status != "deleted" {
+					return x, nil
 				}
 			}
 		}

@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -402,8 +403,10 @@ func TestAssignRoleIsIdempotent(t *testing.T) {
 	if len(held) != 1 || held[0].ID != first.ID {
 		t.Fatalf("graphsim: got %+v, want exactly one assignment %s", held, first.ID)
 	}
-	if n := e.sim.State().Requests.ByOperation[graphsim.OpCreateRoleAssignment]; n != 1 {
-		t.Errorf("creates: got %d, want 1", n)
+	// Create first: the second call's create is refused as a duplicate,
+	// and only then is the list read.
+	if ops := e.sim.State().Requests.ByOperation; ops[graphsim.OpCreateRoleAssignment] != 2 || ops[graphsim.OpListRoleAssignments] != 1 {
+		t.Errorf("calls: got %d creates and %d lists, want 2 (one refused) and 1", ops[graphsim.OpCreateRoleAssignment], ops[graphsim.OpListRoleAssignments])
 	}
 	listed, err := e.dir.RoleAssignments(e.ctx, customerID, adminID)
 	if err != nil || len(listed) != 1 || listed[0] != first {
@@ -421,13 +424,38 @@ func TestAssignRoleIsIdempotent(t *testing.T) {
 	}
 }
 
+func TestAssignRoleRefusals(t *testing.T) {
+	e := start(t)
+	// Not a duplicate: the list finds nothing, and Graph's own error is
+	// what the caller gets.
+	_, err := e.dir.AssignRole(e.ctx, customerID, "00000000-0000-4000-8000-00000000dead", access.SecurityReaderID)
+	var ae *access.Error
+	if !access.IsKind(err, access.KindInvalid) || !errors.As(err, &ae) || ae.Code != "Request_BadRequest" || !strings.Contains(err.Error(), "is not in the directory") {
+		t.Errorf("unknown principal: got %v (kind %v), want Graph's 400 kept", err, access.KindOf(err))
+	}
+	if ops := e.sim.State().Requests.ByOperation; ops[graphsim.OpListRoleAssignments] != 1 {
+		t.Errorf("lists: got %d, want 1 (the check after the refusal)", ops[graphsim.OpListRoleAssignments])
+	}
+
+	// A duplicate whose check fails for a while: retryable, not invalid,
+	// or a redelivered message would be rejected for holding its role.
+	if _, err := e.dir.AssignRole(e.ctx, customerID, adminID, access.SecurityReaderID); err != nil {
+		t.Fatal(err)
+	}
+	mustInject(t, e.sim, graphsim.Fault{Status: 503, Operation: graphsim.OpListRoleAssignments})
+	_, err = e.dir.AssignRole(e.ctx, customerID, adminID, access.SecurityReaderID)
+	if !access.IsKind(err, access.KindTransient) || !strings.Contains(err.Error(), "A conflicting object") {
+		t.Errorf("duplicate, check unavailable: got %v (kind %v), want transient, naming the refusal", err, access.KindOf(err))
+	}
+}
+
 func TestAssignRoleResolvesConcurrentCreate(t *testing.T) {
 	e := start(t)
 	other := e.client(t, http.DefaultTransport)
 	var winner access.RoleAssignment
 	var once sync.Once
 	// Just before our POST leaves, another client assigns the same role:
-	// Graph answers our POST with 409.
+	// Graph refuses our POST as a duplicate (400, "A conflicting object").
 	e.rec.before = func(req *http.Request) {
 		if req.Method == http.MethodPost {
 			once.Do(func() {
@@ -450,8 +478,8 @@ func TestAssignRoleResolvesConcurrentCreate(t *testing.T) {
 	for _, tr := range e.rec.all() {
 		statuses = append(statuses, tr.status)
 	}
-	if len(statuses) != 3 || statuses[1] != http.StatusConflict {
-		t.Errorf("attempts: got %v, want list, 409, list", statuses)
+	if !slices.Equal(statuses, []int{http.StatusBadRequest, http.StatusOK}) {
+		t.Errorf("attempts: got %v, want the create refused with 400, then the list", statuses)
 	}
 	if held := e.customer(t).RoleAssignmentsOf(adminID); len(held) != 1 {
 		t.Errorf("graphsim: got %d assignments, want 1", len(held))

@@ -234,8 +234,9 @@ type roleAssignmentBody struct {
 }
 
 // createRoleAssignment assigns a directory role. The principal must be a
-// user or group of the tenant; a second identical assignment is a 409, the
-// answer a client racing another one gets.
+// user or group of the tenant. A second identical assignment is refused as
+// Graph refuses it: 400 Request_BadRequest, "A conflicting object ...",
+// whether it comes from a retry or from a client racing another one.
 func (s *Server) createRoleAssignment(c *graphCall) {
 	var in roleAssignmentBody
 	if !decodeJSON(c, &in) {
@@ -257,7 +258,7 @@ func (s *Server) createRoleAssignment(c *graphCall) {
 	for _, a := range c.tenant.RoleAssignments {
 		if strings.EqualFold(a.PrincipalID, in.PrincipalID) && strings.EqualFold(a.RoleDefinitionID, in.RoleDefinitionID) &&
 			a.DirectoryScopeID == in.DirectoryScopeID {
-			writeError(c.w, c.r, http.StatusConflict, "Conflict",
+			writeError(c.w, c.r, http.StatusBadRequest, "Request_BadRequest",
 				"A conflicting object with one or more of the specified property values is present in the directory.")
 			return
 		}
