@@ -191,14 +191,13 @@ func findTenantWide(as []access.RoleAssignment, roleID string) (access.RoleAssig
 // idempotent: if the principal already holds the role, the existing
 // assignment is returned and none is created.
 //
-// It creates first and lists only when the create fails: Graph refuses a
-// second tenant-wide assignment of the same role to the same principal
-// (400 Request_BadRequest, "A conflicting object with one or more of the
-// specified property values is present in the directory"; 409 when a
-// concurrent call won), so the usual first delivery costs one call, not
-// two. Any refusal is checked against the list, so a refusal worded
-// differently still finds the assignment that is there, and one that is
-// not there keeps Graph's error.
+// It creates first and lists only when the create is refused: Graph
+// refuses a second tenant-wide assignment of the same role to the same
+// principal (400 Request_BadRequest, "A conflicting object with one or more
+// of the specified property values is present in the directory"), so the
+// usual first delivery costs one call, not two. Every 400 or 409 is checked
+// against the list: a refusal worded differently still finds the
+// assignment that is there, and one that is not there keeps Graph's error.
 func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID string) (access.RoleAssignment, error) {
 	if err := need("tenantID", tenantID, "principalID", principalID, "roleID", roleID); err != nil {
 		return access.RoleAssignment{}, fmt.Errorf("assign role: %w", err)
@@ -509,10 +508,10 @@ func accessAssignment(a models.DelegatedAdminAccessAssignmentable) access.Access
 
 // CreateAccessAssignment gives a partner security group roles through a
 // relationship. A group holds one live assignment per relationship: when
-// Graph refuses the create (409, or a 400 worded as a conflict) and the
-// group already has a live one (not deleting or deleted), that assignment is
-// returned, with its own roles for the caller to compare. Like AssignRole,
-// it creates first and lists only after a refusal.
+// Graph refuses the create (409 or 400) and the group already has a live
+// one (not deleting or deleted), that assignment is returned, with its own
+// roles for the caller to compare. Like AssignRole, it creates first and
+// lists only after a refusal.
 func (c *Client) CreateAccessAssignment(ctx context.Context, partnerTenantID, relationshipID, groupID string, roles []string) (access.AccessAssignment, error) {
 	if err := need("partnerTenantID", partnerTenantID, "relationshipID", relationshipID, "groupID", groupID); err != nil {
 		return access.AccessAssignment{}, fmt.Errorf("create access assignment: %w", err)
