@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"io"
 	"net"
 	"net/http"
@@ -16,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
 
 // Binaries are the programs under test, built from the repository as they

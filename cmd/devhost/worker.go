@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
 
 // Restart backoff of a handler that died: it starts short, so that a crash

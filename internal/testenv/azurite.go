@@ -19,7 +19,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"net"
 	"net/url"
 	"os"
@@ -30,6 +29,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
 
 // EnvConnectionString names the environment variable that points tests at

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
 
 // binaries are the handler built two ways from the repository.
