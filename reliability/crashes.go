@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
 
@@ -20,16 +20,7 @@ import (
 // (a handler may schedule follow-ups of its own), so that the host
 // delivers only this scenario's messages.
 func (s *stack) clearQueues(ctx context.Context) error {
-	for _, q := range []string{fnInvitationSent, fnGDAPApproved} {
-		c, err := azqueue.NewQueueClientFromConnectionString(s.env.Azurite.ConnectionString, q, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := c.ClearMessages(ctx, nil); err != nil && !queueerror.HasCode(err, queueerror.QueueNotFound) {
-			return fmt.Errorf("clear queue %s: %w", q, err)
-		}
-	}
-	return nil
+	return testenv.ClearQueues(ctx, s.env.Azurite.ConnectionString, []string{fnInvitationSent, fnGDAPApproved})
 }
 
 // pending counts the messages in the event queues, invisible ones (being

@@ -3,13 +3,14 @@ package testenv
 import (
 	"context"
 	"errors"
-	"net/http"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 )
 
 // Empty deletes the named tables and every message of every queue of the
@@ -35,7 +36,9 @@ func Empty(tb testing.TB, e Endpoints, tables []string) {
 		tb.Fatalf("empty azurite: %v", err)
 	}
 	for _, name := range tables {
-		if _, err := ts.DeleteTable(ctx, name, nil); err != nil && !isNotFound(err) {
+		var re *azcore.ResponseError
+		if _, err := ts.DeleteTable(ctx, name, nil); err != nil && (!errors.As(err, &re) ||
+			(re.ErrorCode != string(aztables.ResourceNotFound) && re.ErrorCode != string(aztables.TableNotFound))) {
 			tb.Fatalf("empty azurite: delete table %s: %v", name, err)
 		}
 	}
@@ -43,24 +46,34 @@ func Empty(tb testing.TB, e Endpoints, tables []string) {
 	if err != nil {
 		tb.Fatalf("empty azurite: %v", err)
 	}
-	pager := qs.NewListQueuesPager(nil)
-	for pager.More() {
+	var queues []string
+	for pager := qs.NewListQueuesPager(nil); pager.More(); {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			tb.Fatalf("empty azurite: list queues: %v", err)
 		}
 		for _, q := range page.Queues {
-			if q.Name == nil {
-				continue
-			}
-			if _, err := qs.NewQueueClient(*q.Name).ClearMessages(ctx, nil); err != nil && !isNotFound(err) {
-				tb.Fatalf("empty azurite: clear queue %s: %v", *q.Name, err)
+			if q.Name != nil {
+				queues = append(queues, *q.Name)
 			}
 		}
 	}
+	if err := ClearQueues(ctx, e.ConnectionString, queues); err != nil {
+		tb.Fatalf("empty azurite: %v", err)
+	}
 }
 
-func isNotFound(err error) bool {
-	var re *azcore.ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
+// ClearQueues deletes every message of the named storage queues; a queue
+// that does not exist is already empty.
+func ClearQueues(ctx context.Context, connectionString string, queues []string) error {
+	for _, q := range queues {
+		c, err := azqueue.NewQueueClientFromConnectionString(connectionString, q, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := c.ClearMessages(ctx, nil); err != nil && !queueerror.HasCode(err, queueerror.QueueNotFound) {
+			return fmt.Errorf("clear queue %s: %w", q, err)
+		}
+	}
+	return nil
 }
