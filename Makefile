@@ -20,7 +20,7 @@ build:
 tools:
 	scripts/azurite.sh install
 
-## fuzz: a short run of every fuzz target (FUZZTIME each, default 5s).
+## fuzz: a short run of every fuzz target (FUZZTIME each, default 10000x: ten thousand inputs).
 fuzz:
 	scripts/fuzz.sh
 
