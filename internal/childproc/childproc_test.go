@@ -15,7 +15,8 @@ import (
 func TestStartAndExit(t *testing.T) {
 	done := make(chan error, 1)
 	cmd := exec.Command("sh", "-c", "exit 3")
-	if err := Start(cmd, syscall.SIGKILL, func(err error) { done <- err }); err != nil {
+	p, err := Start(cmd, syscall.SIGKILL, func(err error) { done <- err })
+	if err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -26,8 +27,12 @@ func TestStartAndExit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("exited was not called")
 	}
+	<-p.Done()
+	if !p.Exited() || ExitText(p.Err()) != "exit status 3" {
+		t.Errorf("Exited, Err = %v, %v; want true, exit status 3", p.Exited(), p.Err())
+	}
 	called := false
-	if err := Start(exec.Command("/no/such/program"), syscall.SIGKILL, func(error) { called = true }); err == nil || called {
+	if _, err := Start(exec.Command("/no/such/program"), syscall.SIGKILL, func(error) { called = true }); err == nil || called {
 		t.Fatalf("a program that cannot start: got %v (exited called: %v), want an error and no call", err, called)
 	}
 }
@@ -41,7 +46,7 @@ func TestChildDiesWithParent(t *testing.T) {
 	}
 	if os.Getenv("CHILDPROC_PARENT") == "1" {
 		cmd := exec.Command("sleep", "60")
-		if err := Start(cmd, syscall.SIGKILL, nil); err != nil {
+		if _, err := Start(cmd, syscall.SIGKILL, nil); err != nil {
 			os.Exit(2)
 		}
 		os.Stdout.WriteString(strconv.Itoa(cmd.Process.Pid) + "\n")

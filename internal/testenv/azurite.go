@@ -14,12 +14,11 @@
 package testenv
 
 import (
-	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -237,10 +236,9 @@ func ValidTableName(s string) bool {
 
 // azuriteProcess is an Azurite this process started.
 type azuriteProcess struct {
-	cmd    *exec.Cmd
-	dir    string        // its working directory, removed on stop
-	exited chan struct{} // closed when the process has been waited for
-	stderr *lockedBuffer
+	*childproc.Process
+	dir string // its working directory, removed on stop
+	log *childproc.Log
 }
 
 func startAzurite() (*azuriteProcess, Endpoints, error) {
@@ -262,7 +260,7 @@ func startFrom(root string) (*azuriteProcess, Endpoints, error) {
 	// new set of ports is tried.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		ports, err := freePorts(3)
+		ports, err := childproc.FreePorts(3)
 		if err != nil {
 			return nil, Endpoints{}, fmt.Errorf("pick ports for azurite: %w", err)
 		}
@@ -293,34 +291,25 @@ func launch(bin string, blobPort, queuePort, tablePort int) (*azuriteProcess, er
 		"--tableHost", "127.0.0.1", "--tablePort", fmt.Sprint(tablePort),
 	)
 	cmd.Dir = dir
-	stderr := &lockedBuffer{}
-	cmd.Stdout = stderr
-	cmd.Stderr = stderr
-	p := &azuriteProcess{cmd: cmd, dir: dir, exited: make(chan struct{}), stderr: stderr}
+	// Only the end of the output explains a failure.
+	log := &childproc.Log{Keep: 1 << 20}
+	cmd.Stdout, cmd.Stderr = log, log
 	// Azurite dies with the test process, however that ends.
-	if err := childproc.Start(cmd, syscall.SIGKILL, func(error) { close(p.exited) }); err != nil {
+	proc, err := childproc.Start(cmd, syscall.SIGKILL, nil)
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start %s: %w; %s", bin, err, installHint)
 	}
-
-	deadline := time.Now().Add(startTimeout)
+	p := &azuriteProcess{Process: proc, dir: dir, log: log}
+	// Node starts slowly on a busy two-core builder.
+	ready := childproc.Ready{Timeout: startTimeout, Poll: 50 * time.Millisecond, Exited: proc.Done()}
 	for _, port := range []int{tablePort, queuePort, blobPort} {
-		for {
-			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-			if err == nil {
-				conn.Close()
-				break
+		if err := childproc.WaitListening(context.Background(), fmt.Sprintf("127.0.0.1:%d", port), ready); err != nil {
+			p.stop()
+			if errors.Is(err, childproc.ErrExited) {
+				return nil, fmt.Errorf("azurite exited before listening on port %d: %s", port, log.Tail(2000))
 			}
-			select {
-			case <-p.exited:
-				os.RemoveAll(dir)
-				return nil, fmt.Errorf("azurite exited before listening on port %d: %s", port, p.stderr.tail())
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				p.stop()
-				return nil, fmt.Errorf("azurite did not listen on port %d within %s: %s", port, startTimeout, p.stderr.tail())
-			}
+			return nil, fmt.Errorf("azurite %w: %s", err, log.Tail(2000))
 		}
 	}
 	return p, nil
@@ -329,29 +318,8 @@ func launch(bin string, blobPort, queuePort, tablePort int) (*azuriteProcess, er
 // stop asks Azurite to end, and kills it if it does not within a few
 // seconds; tests must not hang on a stuck emulator.
 func (p *azuriteProcess) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.exited:
-	case <-time.After(5 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
-	}
+	p.Stop(5 * time.Second)
 	os.RemoveAll(p.dir)
-}
-
-// freePorts returns n distinct loopback ports that were free a moment ago.
-// The listeners stay open until all are picked, so the n differ.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // RepoRoot walks up from the working directory (a package directory under
@@ -372,34 +340,4 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// lockedBuffer collects Azurite's output for error messages; the process
-// writes it while a test may read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep memory bounded: only the end of the output explains a failure.
-	if b.buf.Len() > 1<<20 {
-		b.buf.Reset()
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := strings.TrimSpace(b.buf.String())
-	if len(s) > 2000 {
-		s = "…" + s[len(s)-2000:]
-	}
-	if s == "" {
-		return "(no output)"
-	}
-	return s
 }

@@ -1,34 +1,14 @@
 package testenv
 
 import (
-	"bytes"
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
-
-// SyncBuffer collects what a server goroutine or a child process writes
-// while the test reads it.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write appends p.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 var binaries struct {
 	mu    sync.Mutex
@@ -62,10 +42,8 @@ func Binary(tb testing.TB, pkg string) string {
 		name = "handler"
 	}
 	out := filepath.Join(binaries.dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	if err := childproc.Build(context.Background(), root, out, pkg, nil); err != nil {
+		tb.Fatal(err)
 	}
 	binaries.built[pkg] = out
 	return out
