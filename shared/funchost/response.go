@@ -40,7 +40,7 @@ func (r Response) MarshalJSON() ([]byte, error) {
 	if w.Logs == nil {
 		w.Logs = []string{}
 	}
-	return marshal(w)
+	return Marshal(w)
 }
 
 // HTTPResponse is what an HTTP function answers its client, carried in
@@ -77,14 +77,14 @@ func (r HTTPResponse) MarshalJSON() ([]byte, error) {
 	if w.Headers == nil {
 		w.Headers = map[string]string{}
 	}
-	return marshal(w)
+	return Marshal(w)
 }
 
 // JSON answers status with v encoded as JSON. If v cannot be encoded, which
 // is a bug in the caller, it answers a 500 problem instead, so that the
 // client never sees a half-written body.
 func JSON(status int, v any) HTTPResponse {
-	b, err := marshal(v)
+	b, err := Marshal(v)
 	if err != nil {
 		return Problem(http.StatusInternalServerError, "", "the response could not be encoded", nil)
 	}
@@ -135,7 +135,7 @@ func Problem(status int, title, detail string, fields map[string]string) HTTPRes
 	}
 	sort.Slice(p.Errors, func(i, j int) bool { return p.Errors[i].Field < p.Errors[j].Field })
 	// Cannot fail: every member is a string or an int.
-	b, _ := marshal(p)
+	b, _ := Marshal(p)
 	return HTTPResponse{
 		StatusCode: status,
 		Headers:    map[string]string{"Content-Type": "application/problem+json"},
@@ -187,9 +187,11 @@ func WriteOutcome(w http.ResponseWriter, status int, logs []string) error {
 	return Write(w, status, Response{Logs: logs})
 }
 
-// marshal encodes without HTML escaping: bodies are read by programs and
-// people, not embedded in HTML, and "<" beats "\u003c" in a log.
-func marshal(v any) ([]byte, error) {
+// Marshal encodes v as JSON without HTML escaping, as the host's own
+// serializer does: bodies are read by programs and people, not embedded in
+// HTML, and "<" beats "\u003c" in a log. The local host encodes the
+// invocations it sends with it too.
+func Marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
