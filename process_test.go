@@ -31,7 +31,7 @@ type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	addr   string
-	stderr *testenv.SyncBuffer
+	stderr *childproc.Log
 }
 
 func freePort(t *testing.T) int {
@@ -54,7 +54,7 @@ func startHandler(t *testing.T, env map[string]string) *proc {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &proc{t: t, cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &testenv.SyncBuffer{}}
+	p := &proc{t: t, cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &childproc.Log{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

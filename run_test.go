@@ -14,16 +14,16 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/functions"
-	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
 
 // startRun calls run with env on port 0 and returns the address it listens
 // on, once GET / answers.
-func startRun(t *testing.T, env map[string]string) (addr string, stderr *testenv.SyncBuffer, stop func() error) {
+func startRun(t *testing.T, env map[string]string) (addr string, stderr *childproc.Log, stop func() error) {
 	t.Helper()
 	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = "0"
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr = &testenv.SyncBuffer{}
+	stderr = &childproc.Log{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, stderr) }()
 

@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
@@ -52,7 +53,7 @@ type local struct {
 	store  *tablestore.Store
 	queues *servicebus.LocalQueues
 	clock  string // LOCAL_CLOCK_FILE
-	out    *testenv.SyncBuffer
+	out    *childproc.Log
 }
 
 func seed() graphsim.Seed {
@@ -71,7 +72,7 @@ func startLocal(t *testing.T) *local {
 	handler, devhost := testenv.Binary(t, "."), testenv.Binary(t, "./cmd/devhost")
 	az := testenv.Azurite(t)
 	testenv.Empty(t, az, tablestore.Tables)
-	l := &local{t: t, sim: graphsim.New(seed()), pc: testenv.NewPartnerCenter(t), out: &testenv.SyncBuffer{}}
+	l := &local{t: t, sim: graphsim.New(seed()), pc: testenv.NewPartnerCenter(t), out: &childproc.Log{}}
 	srv := httptest.NewServer(l.sim)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()

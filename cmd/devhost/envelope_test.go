@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 )
@@ -27,71 +28,12 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// dataKeyed lists the objects whose keys are data (headers, properties,
-// route parameters), not part of the shape.
-var dataKeyed = map[string]bool{
-	"Metadata.ApplicationProperties": true, "Metadata.UserProperties": true,
-	"Data.req.Headers": true, "Data.req.Query": true, "Data.req.Params": true,
-	"Metadata.Headers": true, "Metadata.Query": true, "Metadata.Params": true,
-}
-
-// shape reduces a JSON document to its structure: every object keeps its
-// keys, with the shapes of their values; any other value becomes its JSON
-// type. Comparing shapes compares key sets and types at every level, which
-// is what tells a payload the host would send from one it would not.
-func shape(t *testing.T, doc []byte) any {
-	t.Helper()
-	var v any
-	if err := json.Unmarshal(doc, &v); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, doc)
-	}
-	var walk func(v any, path string) any
-	walk = func(v any, path string) any {
-		switch x := v.(type) {
-		case map[string]any:
-			if dataKeyed[path] {
-				return "object"
-			}
-			out := map[string]any{}
-			for k, e := range x {
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				out[k] = walk(e, p)
-			}
-			return out
-		case []any:
-			return "array"
-		case string:
-			return "string"
-		case float64:
-			return "number"
-		case bool:
-			return "boolean"
-		}
-		return "null"
-	}
-	return walk(v, "")
-}
-
+// sameShape checks got against the host fixture name (hostcall.SameShape).
 func sameShape(t *testing.T, what string, got []byte, fixtureName string) {
 	t.Helper()
-	want := fixture(t, fixtureName)
-	if g, w := shape(t, got), shape(t, want); !reflect.DeepEqual(g, w) {
-		gb, _ := json.MarshalIndent(g, "", " ")
-		wb, _ := json.MarshalIndent(w, "", " ")
-		t.Errorf("%s: shape differs from %s\ngot:\n%s\nwant:\n%s\nenvelope:\n%s", what, fixtureName, gb, wb, got)
+	if err := hostcall.SameShape(got, fixture(t, fixtureName)); err != nil {
+		t.Errorf("%s against %s: %v", what, fixtureName, err)
 	}
-}
-
-func mustMarshal(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestQueueEnvelope(t *testing.T) {
@@ -104,7 +46,7 @@ func TestQueueEnvelope(t *testing.T) {
 	}
 	p := &poller{fn: &function{name: "invitation-sent", kind: queueTrigger, binding: "msg", queue: "invitation-sent"},
 		namespace: "127.0.0.1:10001", clientID: "127.0.0.1:10001-abcd1234"}
-	env := mustMarshal(t, p.envelope(d, time.Now()))
+	env := p.envelope(d, time.Now())
 	sameShape(t, "queue envelope", env, "servicebus-invitation-sent.json")
 
 	inv, err := funchost.Decode(bytes.NewReader(env), 0)
@@ -151,11 +93,11 @@ func TestTimerEnvelope(t *testing.T) {
 	fn := &function{name: "expiry-sweep", kind: timerTrigger, binding: "timer", schedule: sched}
 	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 
-	first := mustMarshal(t, timerEnvelope(fn, nil, at, true, at))
+	first := timerEnvelope(fn, nil, at, true, at)
 	sameShape(t, "first run", first, "timer-expiry-sweep-first-run.json")
 
 	st := &scheduleStatus{last: at.Add(-time.Hour), lastUpdated: at.Add(-time.Hour + 2*time.Millisecond)}
-	later := mustMarshal(t, timerEnvelope(fn, st, at, false, at))
+	later := timerEnvelope(fn, st, at, false, at)
 	sameShape(t, "later run", later, "timer-expiry-sweep.json")
 
 	inv, err := funchost.Decode(bytes.NewReader(later), 0)
@@ -182,7 +124,7 @@ func TestHTTPEnvelope(t *testing.T) {
 	r.Header.Add("X-Multi", "one")
 	r.Header.Add("X-Multi", "two")
 	fn := &function{name: "ticket-webhook", kind: httpTrigger, binding: "req"}
-	env := mustMarshal(t, httpEnvelope(fn, r, []byte(body), map[string]string{"id": "b2b:1"}, time.Now()))
+	env := httpEnvelope(fn, r, []byte(body), map[string]string{"id": "b2b:1"}, time.Now())
 	sameShape(t, "http envelope", env, "http-ticket-webhook.json")
 
 	inv, err := funchost.Decode(bytes.NewReader(env), 0)
@@ -244,20 +186,4 @@ func outputOf(t *testing.T, answer []byte) json.RawMessage {
 		t.Fatal(err)
 	}
 	return a.Outputs["res"]
-}
-
-func TestHostTimes(t *testing.T) {
-	at := time.Date(2026, 11, 27, 8, 0, 1, 882345100, time.FixedZone("x", 3600))
-	if got, want := hostNow(at), "2026-11-27T07:00:01.8823451Z"; got != want {
-		t.Errorf("hostNow = %q, want %q", got, want)
-	}
-	if got, want := hostUTC(at), "2026-11-27T07:00:01.8823451"; got != want {
-		t.Errorf("hostUTC = %q, want %q", got, want)
-	}
-	if got, want := hostZoned(at.Truncate(time.Second)), "2026-11-27T07:00:01+00:00"; got != want {
-		t.Errorf("hostZoned = %q, want %q", got, want)
-	}
-	if g := newGUID(); len(g) != 36 || g[14] != '4' || g == newGUID() {
-		t.Errorf("newGUID = %q, want a fresh version 4 GUID", g)
-	}
 }

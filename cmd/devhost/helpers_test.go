@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 )
 
@@ -29,7 +29,7 @@ func (l logLine) num(k string) int { n, _ := l[k].(float64); return int(n) }
 
 // logs parses devhost's own lines out of stderr, skipping the handler's
 // forwarded ones.
-func logs(stderr *testenv.SyncBuffer) []logLine {
+func logs(stderr *childproc.Log) []logLine {
 	var out []logLine
 	sc := bufio.NewScanner(strings.NewReader(stderr.String()))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -44,7 +44,7 @@ func logs(stderr *testenv.SyncBuffer) []logLine {
 
 // findLogs returns the lines with message msg whose string fields equal
 // those given as key, value pairs.
-func findLogs(stderr *testenv.SyncBuffer, msg string, kv ...string) []logLine {
+func findLogs(stderr *childproc.Log, msg string, kv ...string) []logLine {
 	var out []logLine
 next:
 	for _, l := range logs(stderr) {
@@ -78,10 +78,8 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 func build(t *testing.T, dir, name, pkgDir, pkg string) string {
 	t.Helper()
 	out := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = pkgDir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	if err := childproc.Build(t.Context(), pkgDir, out, pkg, nil); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -144,8 +142,8 @@ func httpFunction(authLevel, route string, methods ...string) string {
 type devhost struct {
 	t      *testing.T
 	addr   string
-	stdout *testenv.SyncBuffer
-	stderr *testenv.SyncBuffer
+	stdout *childproc.Log
+	stderr *childproc.Log
 	done   chan error
 	cancel context.CancelFunc
 	record string // the fake handler's record file
@@ -181,7 +179,7 @@ func startDevhost(t *testing.T, bin, root string, values map[string]string, flag
 
 func startDevhostNoWait(t *testing.T, bin, root string, values map[string]string, flags ...string) *devhost {
 	t.Helper()
-	d := &devhost{t: t, stdout: &testenv.SyncBuffer{}, stderr: &testenv.SyncBuffer{}, done: make(chan error, 1),
+	d := &devhost{t: t, stdout: &childproc.Log{}, stderr: &childproc.Log{}, done: make(chan error, 1),
 		record: filepath.Join(t.TempDir(), "record.jsonl")}
 	vals := map[string]any{"FAKE_RECORD": d.record, "FAKE_SETTING": "from-settings"}
 	for k, v := range values {

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 )
@@ -120,7 +121,7 @@ func (s *server) serveTrigger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	id := newGUID()
+	id := hostcall.GUID()
 	// A client that gives up does not cancel the invocation, as with the
 	// host: the function's side effects must not stop halfway. Only the
 	// end of the shutdown timeout does.
@@ -154,49 +155,22 @@ func (s *server) serveTrigger(w http.ResponseWriter, r *http.Request) {
 }
 
 // httpEnvelope builds an httpTrigger invocation in the real host's shape
-// (no request forwarding): the request in Data.<binding>, its headers as
-// lists there and as single strings in Metadata.Headers, the raw body as a
-// JSON string.
-func httpEnvelope(fn *function, r *http.Request, body []byte, params map[string]string, now time.Time) envelope {
+// (no request forwarding) for r, whose body has been read.
+func httpEnvelope(fn *function, r *http.Request, body []byte, params map[string]string, now time.Time) []byte {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	headers := map[string][]string{}
-	flat := map[string]string{}
-	for k, vs := range r.Header {
-		headers[k] = vs
-		flat[k] = strings.Join(vs, ",")
-	}
+	header := r.Header.Clone()
 	// net/http moves Host out of the header map; the host keeps it.
 	if r.Host != "" {
-		headers["Host"] = []string{r.Host}
-		flat["Host"] = r.Host
+		header.Set("Host", r.Host)
 	}
-	query := map[string]string{}
-	for k, vs := range r.URL.Query() {
-		query[k] = strings.Join(vs, ",")
-	}
-	if params == nil {
-		params = map[string]string{}
-	}
-	return envelope{
-		Data: map[string]any{fn.binding: map[string]any{
-			"Url":        scheme + "://" + r.Host + r.URL.RequestURI(),
-			"Method":     r.Method,
-			"Query":      query,
-			"Headers":    headers,
-			"Params":     params,
-			"Identities": []any{},
-			"Body":       string(body),
-		}},
-		Metadata: map[string]any{
-			"Headers": flat,
-			"Query":   query,
-			"Params":  params,
-			"sys":     newSys(fn.name, now),
-		},
-	}
+	return hostcall.HTTP(hostcall.HTTPArgs{
+		Sys:     hostcall.Sys{Function: fn.name, Now: now},
+		Binding: fn.binding, Method: r.Method, URL: scheme + "://" + r.Host + r.URL.RequestURI(),
+		Header: header, Body: body, Params: params,
+	})
 }
 
 // httpResult is what the client gets.
@@ -328,10 +302,10 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 func (p *poller) invokeOnce(ctx context.Context, body []byte) {
 	now := time.Now().UTC()
 	d := servicebus.Delivery{
-		Queue: p.fn.queue, QueueMessageID: newGUID(), DequeueCount: 1, InsertedAt: now,
-		Envelope: servicebus.Envelope{MessageID: newGUID(), Body: body},
+		Queue: p.fn.queue, QueueMessageID: hostcall.GUID(), DequeueCount: 1, InsertedAt: now,
+		Envelope: servicebus.Envelope{MessageID: hostcall.GUID(), Body: body},
 	}
-	id := newGUID()
+	id := hostcall.GUID()
 	a, err := p.iv.invoke(ctx, p.fn.name, id, p.envelope(d, now))
 	outcome := "completed (admin: not queued, nothing to settle)"
 	if err != nil || !a.ok() {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,30 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 )
 
 // maxAnswer bounds what devhost reads of the handler's answer: an HTTP
 // function's body travels inside it, possibly escaped.
 const maxAnswer = 32 << 20
-
-// envelope is one invocation as the host POSTs it to /<function>:
-// {"Data":{<trigger binding>:…},"Metadata":{…,"sys":{…}}}.
-type envelope struct {
-	Data     map[string]any `json:"Data"`
-	Metadata map[string]any `json:"Metadata"`
-}
-
-// sysMetadata is Metadata.sys, which the host adds to every invocation.
-type sysMetadata struct {
-	MethodName string `json:"MethodName"`
-	UtcNow     string `json:"UtcNow"`
-	RandGuid   string `json:"RandGuid"`
-}
-
-func newSys(function string, now time.Time) sysMetadata {
-	return sysMetadata{MethodName: function, UtcNow: hostNow(now), RandGuid: newGUID()}
-}
 
 // answer is the handler's reply to one invocation:
 // {"Outputs":{…},"Logs":[…],"ReturnValue":…} and its HTTP status, which
@@ -76,11 +56,11 @@ type invoker struct {
 	log     *slog.Logger
 }
 
-// invoke POSTs env to /<function> with the invocation id header and reads
-// the answer. A transport failure, or a 2xx answer that is not the host's
+// invoke POSTs payload (built with hostcall) to /<function> with the
+// invocation id header and reads the answer. A transport failure, or a 2xx answer that is not the host's
 // JSON (which the host would fail too), is an error; any other non-2xx
 // answer is an answer whose ok is false.
-func (iv *invoker) invoke(ctx context.Context, function, invocationID string, env envelope) (answer, error) {
+func (iv *invoker) invoke(ctx context.Context, function, invocationID string, payload []byte) (answer, error) {
 	if iv.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, iv.timeout)
@@ -90,17 +70,7 @@ func (iv *invoker) invoke(ctx context.Context, function, invocationID string, en
 	if err != nil {
 		return answer{}, err
 	}
-	body, err := marshal(env)
-	if err != nil {
-		return answer{}, fmt.Errorf("encode the invocation: %w", err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+function, bytes.NewReader(body))
-	if err != nil {
-		return answer{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(funchost.InvocationIDHeader, invocationID)
-	resp, err := iv.client.Do(req)
+	resp, err := hostcall.Invoke(ctx, iv.client, base, function, invocationID, payload)
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) && iv.timeout > 0 {
 			return answer{}, fmt.Errorf("the invocation exceeded host.json functionTimeout %s: %w", iv.timeout, err)
@@ -156,43 +126,6 @@ func (iv *invoker) logInvocation(function, trigger, invocationID, outcome string
 		args = append(args, "error", err.Error())
 	}
 	iv.log.Log(context.Background(), level, "invocation", args...)
-}
-
-// marshal encodes without HTML escaping, as the host's serializer does.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
-}
-
-// jsonQuoted renders s as a JSON string, which is how the host sends string
-// metadata: "MessageId":"\"abc\"".
-func jsonQuoted(s string) string {
-	b, _ := marshal(s) // a string always encodes
-	return string(b)
-}
-
-// Times in the host's formats (.NET's round-trip format): sys.UtcNow with
-// seven fraction digits and a Z, *Utc metadata without a zone, the other
-// times with +00:00.
-func hostNow(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
-
-func hostUTC(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.9999999") }
-
-func hostZoned(t time.Time) string { return hostUTC(t) + "+00:00" }
-
-// newGUID returns a random (version 4) GUID, the form of the host's
-// invocation ids, RandGuid and lock tokens.
-func newGUID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func head(b []byte, n int) string {

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"hash/fnv"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 )
 
@@ -29,10 +28,6 @@ const (
 	// message is dead-lettered.
 	defaultMaxDeliveryCount = 10
 )
-
-// neverExpires is what Service Bus reports as the expiry of a message
-// without a time to live (DateTime.MaxValue).
-var neverExpires = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
 
 // poller delivers one queue's messages to its function, as the Service Bus
 // trigger would: up to maxConcurrent at once, completed on a 2xx answer,
@@ -63,7 +58,7 @@ func newPoller(fn *function, queues *servicebus.LocalQueues, iv *invoker, log *s
 	return &poller{
 		fn: fn, queues: queues, iv: iv, log: log.With("function", fn.name, "queue", fn.queue),
 		maxDelivery: maxDelivery, retryDelay: retryDelay, lock: min(lock, servicebus.MaxLocalDelay),
-		namespace: namespace, clientID: namespace + "-" + newGUID()[:8],
+		namespace: namespace, clientID: namespace + "-" + hostcall.GUID()[:8],
 		sem: make(chan struct{}, maxConcurrent),
 	}
 }
@@ -150,7 +145,7 @@ func (p *poller) deliver(ctx context.Context, d servicebus.Delivery) {
 		return
 	}
 
-	id := newGUID()
+	id := hostcall.GUID()
 	start := time.Now()
 	a, err := p.iv.invoke(ctx, p.fn.name, id, p.envelope(d, now))
 	var outcome string
@@ -191,47 +186,15 @@ func (p *poller) logSettle(outcome string, d servicebus.Delivery, err error, att
 }
 
 // envelope builds the invocation of a Service Bus trigger with
-// "dataType": "binary", in the real host's shape: Data.<binding> is the
-// base64 of the body; string metadata is JSON-quoted, numbers are strings,
-// *Utc times carry no zone.
-func (p *poller) envelope(d servicebus.Delivery, now time.Time) envelope {
-	props := d.Envelope.Properties
-	if props == nil {
-		props = map[string]any{}
-	}
-	expires := d.ExpiresAt
-	if expires.IsZero() || expires.Year() >= 9999 {
-		expires = neverExpires
-	}
-	return envelope{
-		Data: map[string]any{p.fn.binding: base64.StdEncoding.EncodeToString(d.Envelope.Body)},
-		Metadata: map[string]any{
-			// The host serialises its SDK objects too; they arrive empty.
-			"MessageReceiver": struct{}{},
-			"MessageSession":  struct{}{},
-			"MessageActions":  struct{}{},
-			"SessionActions":  struct{}{},
-			"ReceiveActions":  struct{}{},
-			"Client": map[string]any{
-				"FullyQualifiedNamespace": p.namespace,
-				"IsClosed":                false,
-				"TransportType":           0,
-				"Identifier":              p.clientID,
-			},
-			"DeliveryCount":         strconv.Itoa(d.DequeueCount),
-			"LockToken":             jsonQuoted(newGUID()),
-			"ExpiresAtUtc":          hostUTC(expires),
-			"ExpiresAt":             hostZoned(expires),
-			"EnqueuedTimeUtc":       hostUTC(d.InsertedAt),
-			"EnqueuedTime":          hostZoned(d.InsertedAt),
-			"MessageId":             jsonQuoted(d.Envelope.MessageID),
-			"ContentType":           jsonQuoted("application/json"),
-			"SequenceNumber":        strconv.FormatInt(sequenceNumber(d), 10),
-			"ApplicationProperties": props,
-			"UserProperties":        props,
-			"sys":                   newSys(p.fn.name, now),
-		},
-	}
+// "dataType": "binary" for delivery d, in the real host's shape.
+func (p *poller) envelope(d servicebus.Delivery, now time.Time) []byte {
+	return hostcall.Queue(hostcall.QueueArgs{
+		Sys:     hostcall.Sys{Function: p.fn.name, Now: now},
+		Binding: p.fn.binding, Body: d.Envelope.Body, MessageID: d.Envelope.MessageID,
+		DeliveryCount: d.DequeueCount, EnqueuedAt: d.InsertedAt, ExpiresAt: d.ExpiresAt,
+		SequenceNumber: sequenceNumber(d), Properties: d.Envelope.Properties,
+		Namespace: p.namespace, ClientID: p.clientID,
+	})
 }
 
 // sequenceNumber stands in for Service Bus's: a storage queue numbers

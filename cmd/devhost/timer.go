@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 )
 
 // pastDueSlack is how late an occurrence may fire and still not be past
@@ -86,7 +88,7 @@ func (t *timerRunner) fire(ctx context.Context, occurrence time.Time, pastDue, s
 	status := t.status
 	t.mu.Unlock()
 
-	id := newGUID()
+	id := hostcall.GUID()
 	a, err := t.iv.invoke(ctx, t.fn.name, id, timerEnvelope(t.fn, status, occurrence, pastDue, now))
 	outcome := "succeeded"
 	if err != nil || !a.ok() {
@@ -107,21 +109,10 @@ func (t *timerRunner) fire(ctx context.Context, occurrence time.Time, pastDue, s
 // timerEnvelope builds a timerTrigger invocation in the real host's shape.
 // ScheduleStatus is null without a recorded status (the first run); else
 // Last is the previous run's occurrence and Next the one after this.
-func timerEnvelope(fn *function, st *scheduleStatus, occurrence time.Time, pastDue bool, now time.Time) envelope {
-	var status any // JSON null
+func timerEnvelope(fn *function, st *scheduleStatus, occurrence time.Time, pastDue bool, now time.Time) []byte {
+	t := hostcall.TimerArgs{Sys: hostcall.Sys{Function: fn.name, Now: now}, Binding: fn.binding, PastDue: pastDue}
 	if st != nil {
-		status = map[string]string{
-			"Last":        hostZoned(st.last),
-			"Next":        hostZoned(fn.schedule.Next(occurrence.UTC())),
-			"LastUpdated": hostZoned(st.lastUpdated),
-		}
+		t.Status = &hostcall.ScheduleStatus{Last: st.last, Next: fn.schedule.Next(occurrence.UTC()), LastUpdated: st.lastUpdated}
 	}
-	return envelope{
-		Data: map[string]any{fn.binding: map[string]any{
-			"Schedule":       map[string]bool{"AdjustForDST": true},
-			"ScheduleStatus": status,
-			"IsPastDue":      pastDue,
-		}},
-		Metadata: map[string]any{"sys": newSys(fn.name, now)},
-	}
+	return hostcall.Timer(t)
 }

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -57,8 +55,10 @@ type worker struct {
 	log    *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
-	tail   *lineTail
-	client *http.Client
+	// out and errs are the handler's stdout and stderr over all its
+	// runs, forwarded line by line; errs keeps its end for error messages.
+	out, errs *childproc.Log
+	client    *http.Client
 
 	mu       sync.Mutex
 	proc     *process
@@ -74,23 +74,29 @@ type worker struct {
 
 // process is one run of the handler binary.
 type process struct {
-	cmd     *exec.Cmd
+	*childproc.Process
 	port    int
 	started time.Time
-	exited  chan struct{} // closed once Wait returned; err is then set
-	err     error
-	flush   func()
 }
 
 func newWorker(cfg workerConfig, log *slog.Logger, stdout, stderr io.Writer) *worker {
-	return &worker{
+	w := &worker{
 		cfg: cfg, log: log, stdout: stdout, stderr: stderr,
-		tail:   &lineTail{max: stderrTail},
+		out: &childproc.Log{Keep: 1}, errs: &childproc.Log{Keep: 64 << 10},
 		client: &http.Client{Timeout: 2 * time.Second},
 		ready:  make(chan struct{}),
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	w.out.Watch(prefixed(stdout))
+	w.errs.Watch(prefixed(stderr))
+	return w
+}
+
+// prefixed forwards the handler's lines, each prefixed, so that they stay
+// whole among devhost's own.
+func prefixed(dst io.Writer) func(string) {
+	return func(line string) { io.WriteString(dst, "[handler] "+line+"\n") }
 }
 
 // start runs the handler and waits until it is ready, then keeps it
@@ -106,7 +112,7 @@ func (w *worker) start(ctx context.Context) error {
 		return err
 	}
 	if err := w.waitReady(ctx, p); err != nil {
-		w.kill(p)
+		p.Kill()
 		return err
 	}
 	w.mu.Lock()
@@ -134,19 +140,16 @@ func checkExecutable(path string) error {
 
 // launch starts one handler process on a free port.
 func (w *worker) launch() (*process, error) {
-	port, err := freePort()
+	port, err := childproc.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("pick a port for the handler: %w", err)
 	}
 	cmd := exec.Command(w.cfg.path, w.cfg.args...)
 	cmd.Dir = w.cfg.dir
-	cmd.Env = append(append([]string{}, w.cfg.env...), "FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port))
-	out := &prefixWriter{prefix: "[handler] ", dst: w.stdout}
-	errw := &prefixWriter{prefix: "[handler] ", dst: w.stderr, tail: w.tail}
-	cmd.Stdout, cmd.Stderr = out, errw
+	cmd.Env = append(append([]string{}, w.cfg.env...), childproc.PortVariable+"="+strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = w.out, w.errs
 	// A grandchild holding the pipes open must not keep Wait from returning.
 	cmd.WaitDelay = 2 * time.Second
-	p := &process{cmd: cmd, port: port, exited: make(chan struct{}), flush: func() { out.flush(); errw.flush() }}
 
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -154,17 +157,14 @@ func (w *worker) launch() (*process, error) {
 		return nil, errors.New("devhost is stopping")
 	}
 	// SIGTERM if devhost dies: the handler shuts down as under the host.
-	err = childproc.Start(cmd, syscall.SIGTERM, func(err error) {
-		p.err = err
-		p.flush()
-		close(p.exited)
-	})
+	// Its last words are forwarded before anyone sees it gone.
+	proc, err := childproc.Start(cmd, syscall.SIGTERM, func(error) { w.out.Flush(); w.errs.Flush() })
 	if err != nil {
 		return nil, fmt.Errorf("start handler %s: %w", w.cfg.path, err)
 	}
-	p.started = time.Now()
+	p := &process{Process: proc, port: port, started: time.Now()}
 	w.proc = p
-	w.log.Info("handler started", "pid", cmd.Process.Pid, "port", port, "path", w.cfg.path)
+	w.log.Info("handler started", "pid", p.Pid(), "port", port, "path", w.cfg.path)
 	return p, nil
 }
 
@@ -172,42 +172,36 @@ func (w *worker) launch() (*process, error) {
 // start timeout passes; then marks the handler ready.
 func (w *worker) waitReady(ctx context.Context, p *process) error {
 	base := "http://127.0.0.1:" + strconv.Itoa(p.port)
-	deadline := time.NewTimer(w.cfg.startTimeout)
-	defer deadline.Stop()
-	tick := time.NewTicker(readyPoll)
-	defer tick.Stop()
-	last := "no answer yet"
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
-		resp, err := w.client.Do(req)
-		if err == nil {
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				w.mu.Lock()
-				w.base = base
-				close(w.ready)
-				w.mu.Unlock()
-				w.log.Info("handler ready", "pid", p.cmd.Process.Pid, "port", p.port, "startupMs", time.Since(p.started).Milliseconds())
-				return nil
-			}
-			last = "GET / answered " + resp.Status
-		} else {
-			last = "GET /: " + err.Error()
-		}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
 		select {
-		case <-p.exited:
-			return fmt.Errorf("handler exited before it was ready (%s)%s", p.err, w.tail.quote())
-		case <-deadline.C:
-			return fmt.Errorf("handler did not answer GET / with 200 within %s (last: %s)%s", w.cfg.startTimeout, last, w.tail.quote())
-		case <-ctx.Done():
-			return ctx.Err()
 		case <-w.quit:
-			return errors.New("devhost is stopping")
-		case <-tick.C:
+			cancel(errStopping)
+		case <-ctx.Done():
 		}
+	}()
+	err := childproc.WaitReady(ctx, base+"/", childproc.Ready{
+		Timeout: w.cfg.startTimeout, Poll: readyPoll, Exited: p.Done(), Client: w.client,
+	})
+	switch {
+	case errors.Is(err, childproc.ErrExited):
+		return fmt.Errorf("handler exited before it was ready (%s)%s", p.Err(), w.quote())
+	case err != nil && ctx.Err() == nil:
+		return fmt.Errorf("handler %w%s", err, w.quote())
+	case err != nil:
+		return err
 	}
+	w.mu.Lock()
+	w.base = base
+	close(w.ready)
+	w.mu.Unlock()
+	w.log.Info("handler ready", "pid", p.Pid(), "port", p.port, "startupMs", time.Since(p.started).Milliseconds())
+	return nil
 }
+
+// errStopping ends a wait for the handler when devhost stops.
+var errStopping = errors.New("devhost is stopping")
 
 // supervise restarts the handler each time it dies, until stop.
 func (w *worker) supervise(p *process) {
@@ -215,7 +209,7 @@ func (w *worker) supervise(p *process) {
 	backoff := restartMin
 	for {
 		select {
-		case <-p.exited:
+		case <-p.Done():
 		case <-w.quit:
 			return // stop terminates the process itself
 		}
@@ -233,8 +227,8 @@ func (w *worker) supervise(p *process) {
 		if uptime >= restartReset {
 			backoff = restartMin
 		}
-		w.log.Error("handler exited; restarting", "pid", p.cmd.Process.Pid, "exit", exitText(p.err),
-			"uptimeMs", uptime.Milliseconds(), "restartInMs", backoff.Milliseconds(), "stderr", w.tail.lines())
+		w.log.Error("handler exited; restarting", "pid", p.Pid(), "exit", childproc.ExitText(p.Err()),
+			"uptimeMs", uptime.Milliseconds(), "restartInMs", backoff.Milliseconds(), "stderr", w.errs.Lines(stderrTail))
 
 		for {
 			select {
@@ -253,7 +247,7 @@ func (w *worker) supervise(p *process) {
 			}
 			// waitReady gives up by itself when stop closes quit.
 			if err := w.waitReady(context.Background(), np); err != nil {
-				w.kill(np)
+				np.Kill()
 				if w.stopped() {
 					return
 				}
@@ -302,10 +296,10 @@ func (w *worker) baseURL(ctx context.Context) (string, error) {
 func (w *worker) pid() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.proc == nil || w.proc.cmd.Process == nil {
+	if w.proc == nil {
 		return 0
 	}
-	return w.proc.cmd.Process.Pid
+	return w.proc.Pid()
 }
 
 // stop ends the handler: SIGTERM, then SIGKILL after the grace period. No
@@ -322,21 +316,11 @@ func (w *worker) stop() {
 	close(w.quit)
 	w.mu.Unlock()
 
-	if p != nil {
-		select {
-		case <-p.exited:
-		default:
-			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				// No SIGTERM on this system (Windows): only a kill remains.
-				p.cmd.Process.Kill()
-			}
-			select {
-			case <-p.exited:
-				w.log.Info("handler stopped", "pid", p.cmd.Process.Pid, "exit", exitText(p.err))
-			case <-time.After(w.cfg.stopGrace):
-				w.log.Warn("handler ignored SIGTERM; killing it", "pid", p.cmd.Process.Pid, "graceMs", w.cfg.stopGrace.Milliseconds())
-				w.kill(p)
-			}
+	if p != nil && !p.Exited() {
+		if p.Stop(w.cfg.stopGrace) {
+			w.log.Warn("handler ignored SIGTERM; killed it", "pid", p.Pid(), "graceMs", w.cfg.stopGrace.Milliseconds())
+		} else {
+			w.log.Info("handler stopped", "pid", p.Pid(), "exit", childproc.ExitText(p.Err()))
 		}
 	}
 	if supervised {
@@ -344,109 +328,9 @@ func (w *worker) stop() {
 	}
 }
 
-// kill ends p at once and waits for it.
-func (w *worker) kill(p *process) {
-	p.cmd.Process.Kill()
-	<-p.exited
-}
-
-func exitText(err error) string {
-	if err == nil {
-		return "exit status 0"
-	}
-	return err.Error()
-}
-
-// freePort asks the system for a free loopback port. Another process may
-// take it before the handler binds it; the handler then exits and is
-// started again on another port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// prefixWriter forwards the handler's output line by line, each line
-// prefixed, so that its lines stay whole among devhost's own. It keeps the
-// last lines in tail, if set, for error messages.
-type prefixWriter struct {
-	prefix string
-	dst    io.Writer
-	tail   *lineTail
-
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			break
-		}
-		p.emit(p.buf[:i])
-		p.buf = p.buf[i+1:]
-	}
-	// A handler that never writes a newline must not grow the buffer
-	// without bound.
-	if len(p.buf) > 64<<10 {
-		p.emit(p.buf)
-		p.buf = nil
-	}
-	return len(b), nil
-}
-
-func (p *prefixWriter) flush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buf) > 0 {
-		p.emit(p.buf)
-		p.buf = nil
-	}
-}
-
-func (p *prefixWriter) emit(line []byte) {
-	line = bytes.TrimSuffix(line, []byte("\r"))
-	if p.tail != nil {
-		p.tail.add(string(line))
-	}
-	out := make([]byte, 0, len(p.prefix)+len(line)+1)
-	out = append(append(append(out, p.prefix...), line...), '\n')
-	p.dst.Write(out)
-}
-
-// lineTail keeps the last max lines written to it.
-type lineTail struct {
-	max int
-
-	mu sync.Mutex
-	l  []string
-}
-
-func (t *lineTail) add(s string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.l = append(t.l, s)
-	if len(t.l) > t.max {
-		t.l = t.l[len(t.l)-t.max:]
-	}
-}
-
-func (t *lineTail) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]string(nil), t.l...)
-}
-
-// quote renders the tail for an error message, or nothing if empty.
-func (t *lineTail) quote() string {
-	l := t.lines()
+// quote renders the end of the handler's stderr for an error message.
+func (w *worker) quote() string {
+	l := w.errs.Lines(stderrTail)
 	if len(l) == 0 {
 		return "; it wrote nothing to stderr"
 	}

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
@@ -23,11 +23,11 @@ const (
 
 // serve runs the command on a free port and returns its base URL, its
 // stderr and a function that stops it and returns run's error.
-func serve(t *testing.T, args ...string) (string, *testenv.SyncBuffer, func() error) {
+func serve(t *testing.T, args ...string) (string, *childproc.Log, func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	outR, outW := io.Pipe()
-	stderr := &testenv.SyncBuffer{}
+	stderr := &childproc.Log{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"graphsim", "-addr", "127.0.0.1:0"}, args...), func(string) string { return "" }, outW, stderr)
