@@ -65,11 +65,28 @@ var transitions = map[EventType][]Status{
 	EvRevoke: {StatusRequested, StatusPending, StatusActive},
 }
 
+// TimePrecision is the precision of every time of a grant (ExpiresAt,
+// CreatedAt, UpdatedAt, audit, ledger, outbox and due times): whole
+// seconds, which RFC 3339 writes without a fraction. Apply takes its times
+// at it and the store writes them at it, so that a time read back, shown in
+// the grants view or carried in a grant-expiring message compares equal to
+// the one kept.
+const TimePrecision = time.Second
+
+// WholeSeconds returns t in UTC, cut to TimePrecision. The zero time stays
+// zero.
+func WholeSeconds(t time.Time) time.Time { return t.UTC().Truncate(TimePrecision) }
+
 // Apply is the grant state machine: it returns the grant after ev, at time
 // now, and the effects the caller must carry out. It is pure. An event that
 // is not legal in the grant's status is a KindConflict error; a malformed
 // event is KindInvalid.
+//
+// Times are taken at TimePrecision: now and ev.ExpiresAt are cut to whole
+// seconds (UTC) first, so that the grant holds the times the store keeps
+// and the grants view shows.
 func Apply(g Grant, ev Event, now time.Time) (Grant, []Effect, error) {
+	now, ev.ExpiresAt = WholeSeconds(now), WholeSeconds(ev.ExpiresAt)
 	allowed, ok := transitions[ev.Type]
 	if !ok {
 		return g, nil, Errorf(KindInvalid, "unknown event %q", ev.Type)
@@ -96,10 +113,10 @@ func Apply(g Grant, ev Event, now time.Time) (Grant, []Effect, error) {
 	case EvActivate:
 		if !ev.ExpiresAt.After(now) {
 			return g, nil, Errorf(KindInvalid, "grant %s would expire at %s, which is not after %s",
-				g.ID, ev.ExpiresAt.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+				g.ID, ev.ExpiresAt.Format(time.RFC3339), now.Format(time.RFC3339))
 		}
 		next.Status = StatusActive
-		next.ExpiresAt = ev.ExpiresAt.UTC()
+		next.ExpiresAt = ev.ExpiresAt
 		next.NoticesSent = nil
 		if len(ev.Roles) > 0 {
 			next.Roles = ev.Roles
@@ -129,13 +146,13 @@ func Apply(g Grant, ev Event, now time.Time) (Grant, []Effect, error) {
 		effects = append(effects, Effect{Kind: EffectSchedule}, Effect{Kind: EffectNotify, Topic: EvNotice, Stage: ev.Stage})
 	case EvExtend:
 		if !ev.ExpiresAt.After(now) {
-			return g, nil, Errorf(KindInvalid, "new expiry %s is not in the future", ev.ExpiresAt.UTC().Format(time.RFC3339))
+			return g, nil, Errorf(KindInvalid, "new expiry %s is not in the future", ev.ExpiresAt.Format(time.RFC3339))
 		}
 		if ev.ExpiresAt.Equal(g.ExpiresAt) {
 			return g, nil, &Error{Kind: KindConflict, Code: "NoChange",
 				Msg: fmt.Sprintf("grant %s already expires at %s", g.ID, g.ExpiresAt.UTC().Format(time.RFC3339))}
 		}
-		next.ExpiresAt = ev.ExpiresAt.UTC()
+		next.ExpiresAt = ev.ExpiresAt
 		// Notices of stages that lie ahead again are due again.
 		var kept []int
 		for _, s := range g.NoticesSent {
@@ -160,7 +177,8 @@ func Apply(g Grant, ev Event, now time.Time) (Grant, []Effect, error) {
 	return next, effects, nil
 }
 
-// AuditFor describes a transition as one audit line.
+// AuditFor describes a transition as one audit line, at now in whole
+// seconds (see TimePrecision).
 func AuditFor(before, after Grant, ev Event, now time.Time) AuditEntry {
 	var detail string
 	switch ev.Type {
@@ -182,7 +200,7 @@ func AuditFor(before, after Grant, ev Event, now time.Time) AuditEntry {
 	if ev.Actor != "" {
 		detail += " (by " + ev.Actor + ")"
 	}
-	return AuditEntry{At: now.UTC(), Action: string(ev.Type), Detail: strings.TrimSpace(detail), Actor: ev.Actor}
+	return AuditEntry{At: WholeSeconds(now), Action: string(ev.Type), Detail: strings.TrimSpace(detail), Actor: ev.Actor}
 }
 
 func roleList(ids []string) string {

@@ -173,3 +173,39 @@ func TestApplyDetails(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyWholeSeconds: a transition keeps its times in whole seconds,
+// UTC, the precision the store keeps and the grants view shows, so that a
+// grant-expiring message built from the view finds the grant's expiry equal.
+func TestApplyWholeSeconds(t *testing.T) {
+	zone := time.FixedZone("NZDT", 13*3600)
+	now := t0.In(zone).Add(750 * time.Millisecond)
+	until := expires.In(zone).Add(999 * time.Millisecond)
+	shown := until.UTC().Format(time.RFC3339) // as the grants view writes it
+
+	got, _, err := Apply(grantIn(StatusNew), Event{Type: EvActivate, ExpiresAt: until, PrincipalID: "p"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tm := range map[string]time.Time{"ExpiresAt": got.ExpiresAt, "CreatedAt": got.CreatedAt, "UpdatedAt": got.UpdatedAt} {
+		if tm.Nanosecond() != 0 || tm.Location() != time.UTC {
+			t.Errorf("%s = %v, want whole seconds in UTC", name, tm)
+		}
+	}
+	if !got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(expires) {
+		t.Errorf("CreatedAt, ExpiresAt = %v, %v; want %v, %v", got.CreatedAt, got.ExpiresAt, t0, expires)
+	}
+	if fromView, _ := time.Parse(time.RFC3339, shown); !fromView.Equal(got.ExpiresAt) {
+		t.Errorf("expiry shown as %s reads back as %v, the grant holds %v", shown, fromView, got.ExpiresAt)
+	}
+	// Moving the expiry within the same second is no change.
+	if _, _, err := Apply(got, Event{Type: EvExtend, ExpiresAt: expires.Add(300 * time.Millisecond)}, now); !IsKind(err, KindConflict) {
+		t.Errorf("extend within the same second = %v, want a conflict (no change)", err)
+	}
+	if a := AuditFor(grantIn(StatusNew), got, Event{Type: EvActivate}, now); !a.At.Equal(t0) || a.At.Nanosecond() != 0 {
+		t.Errorf("audit At = %v, want %v", a.At, t0)
+	}
+	if z := WholeSeconds(time.Time{}); !z.IsZero() {
+		t.Errorf("WholeSeconds(zero) = %v, want the zero time", z)
+	}
+}
