@@ -35,7 +35,7 @@ type Envelope struct {
 	Properties map[string]any
 	// NotBefore is when the message is due; zero means at once. It is kept
 	// because a storage queue cannot delay a message by more than seven
-	// days: see Due.
+	// days: the consumer puts back one that arrives early.
 	NotBefore time.Time
 }
 
@@ -152,11 +152,4 @@ func DecodeLocal(text string) (Envelope, error) {
 		return Envelope{}, invalid("decode local queue message", fields)
 	}
 	return env, nil
-}
-
-// Due reports whether env may be processed at now. A storage queue delays a
-// message by at most seven days, so a message due later arrives early; the
-// consumer then calls LocalQueues.Defer instead of handing it over.
-func Due(env Envelope, now time.Time) bool {
-	return env.NotBefore.IsZero() || !now.Before(env.NotBefore)
 }

@@ -129,7 +129,7 @@ func TestEncodeLocalSizeLimit(t *testing.T) {
 
 // largestLocal returns the largest envelope text, and its body (a JSON
 // string), for message id id and the properties Publish adds.
-func largestLocal(t *testing.T, id string) (string, []byte) {
+func largestLocal(t testing.TB, id string) (string, []byte) {
 	t.Helper()
 	// Base64 of base64 grows by 16/9, so the body is a little under 9/16 of
 	// 64 KiB, the envelope taking the rest.
@@ -193,29 +193,6 @@ func TestDecodeLocalIgnoresUnknownMembers(t *testing.T) {
 	}
 	if want := (Envelope{MessageID: "e1", Body: []byte(`{}`)}); !envelopesEqual(got, want) {
 		t.Errorf("DecodeLocal = %+v, want %+v", got, want)
-	}
-}
-
-func TestDue(t *testing.T) {
-	at := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name      string
-		notBefore time.Time
-		now       time.Time
-		want      bool
-	}{
-		{"no notBefore", time.Time{}, at, true},
-		{"before", at, at.Add(-time.Nanosecond), false},
-		{"at", at, at, true},
-		{"after", at, at.Add(time.Second), true},
-		{"other zone, same instant", at, at.In(time.FixedZone("X", -7200)), true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Due(Envelope{NotBefore: tt.notBefore}, tt.now); got != tt.want {
-				t.Errorf("Due = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }
 

@@ -1,4 +1,4 @@
-package servicebus
+package servicebus_test
 
 import (
 	"context"
@@ -9,18 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
-
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	. "github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // localQueue gives a test its own queue on the shared Azurite: a publisher
-// built the way the app builds it, and a consumer as cmd/devhost builds it.
-func localQueue(t *testing.T) (queue string, pub *Publisher, q *LocalQueues) {
+// built the way the app builds it, and a consumer as cmd/devhost builds it,
+// to see what was published.
+func localQueue(t *testing.T) (queue string, pub *Publisher, q *localqueue.Queues) {
 	t.Helper()
 	ep := testenv.Azurite(t)
 	queue = testenv.UniqueName(t, "q") // lowercase letters and digits: a valid queue name
@@ -29,9 +29,9 @@ func localQueue(t *testing.T) (queue string, pub *Publisher, q *LocalQueues) {
 		t.Fatalf("New: %v", err)
 	}
 	t.Cleanup(func() { pub.Close(context.Background()) })
-	q, err = NewLocalQueues(ep.ConnectionString, &LocalOptions{Queues: []string{queue}})
+	q, err = localqueue.New(ep.ConnectionString, &localqueue.Options{Queues: []string{queue}})
 	if err != nil {
-		t.Fatalf("NewLocalQueues: %v", err)
+		t.Fatalf("localqueue.New: %v", err)
 	}
 	return queue, pub, q
 }
@@ -43,9 +43,9 @@ func testContext(t *testing.T) context.Context {
 }
 
 // receiveOne receives from queue and requires exactly one message.
-func receiveOne(t *testing.T, ctx context.Context, q *LocalQueues, queue string, visibility time.Duration) Delivery {
+func receiveOne(t *testing.T, ctx context.Context, q *localqueue.Queues, queue string) localqueue.Delivery {
 	t.Helper()
-	ds, err := q.Receive(ctx, queue, 32, visibility)
+	ds, err := q.Receive(ctx, queue, 32, 30*time.Second)
 	if err != nil {
 		t.Fatalf("Receive: %v", err)
 	}
@@ -59,7 +59,7 @@ func receiveOne(t *testing.T, ctx context.Context, q *LocalQueues, queue string,
 }
 
 // receiveNone requires queue to have no visible message.
-func receiveNone(t *testing.T, ctx context.Context, q *LocalQueues, queue string) {
+func receiveNone(t *testing.T, ctx context.Context, q *localqueue.Queues, queue string) {
 	t.Helper()
 	ds, err := q.Receive(ctx, queue, 32, time.Second)
 	if err != nil {
@@ -88,7 +88,7 @@ func TestLocalPublishReceive(t *testing.T) {
 	if len(peeked) != 1 || peeked[0].Envelope.MessageID != m.ID || peeked[0].DequeueCount != 0 || peeked[0].PopReceipt != "" {
 		t.Fatalf("Peek = %+v, want the message, undelivered and unlocked", peeked)
 	}
-	d := receiveOne(t, ctx, q, queue, 30*time.Second)
+	d := receiveOne(t, ctx, q, queue)
 	if string(d.Envelope.Body) != string(body) {
 		t.Errorf("body = %q, want %q", d.Envelope.Body, body)
 	}
@@ -102,7 +102,7 @@ func TestLocalPublishReceive(t *testing.T) {
 	if d.DequeueCount != 1 {
 		t.Errorf("DequeueCount = %d, want 1", d.DequeueCount)
 	}
-	if !d.Envelope.NotBefore.IsZero() || !Due(d.Envelope, time.Now()) {
+	if !d.Envelope.NotBefore.IsZero() || !d.Due(time.Now()) {
 		t.Errorf("NotBefore = %v, want none (due at once)", d.Envelope.NotBefore)
 	}
 	if d.Queue != queue || d.QueueMessageID == "" || d.PopReceipt == "" {
@@ -112,13 +112,15 @@ func TestLocalPublishReceive(t *testing.T) {
 	if d.InsertedAt.Before(start.Add(-2*time.Second)) || d.InsertedAt.After(time.Now().Add(2*time.Second)) {
 		t.Errorf("InsertedAt = %v, want about %v", d.InsertedAt, start)
 	}
+	// Local messages never expire: a notice scheduled months ahead must
+	// still be there when it is due.
+	if d.ExpiresAt.Year() < 9999 {
+		t.Errorf("received message expires at %v, want never (year 9999)", d.ExpiresAt)
+	}
 	if err := q.Delete(ctx, d); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	receiveNone(t, ctx, q, queue)
-	if err := q.Delete(ctx, d); !access.IsKind(err, access.KindNotFound) {
-		t.Errorf("second Delete = %v, want not found", err)
-	}
 }
 
 func TestLocalNotBeforeDelays(t *testing.T) {
@@ -129,7 +131,7 @@ func TestLocalNotBeforeDelays(t *testing.T) {
 		t.Fatalf("Publish: %v", err)
 	}
 	receiveNone(t, ctx, q, queue)
-	var d Delivery
+	var d localqueue.Delivery
 	for {
 		ds, err := q.Receive(ctx, queue, 1, 30*time.Second)
 		if err != nil {
@@ -151,59 +153,22 @@ func TestLocalNotBeforeDelays(t *testing.T) {
 	if !d.Envelope.NotBefore.Equal(notBefore) {
 		t.Errorf("envelope NotBefore = %v, want %v", d.Envelope.NotBefore, notBefore)
 	}
-	if !Due(d.Envelope, now) {
+	if !d.Due(now) {
 		t.Errorf("Due(%v) = false on arrival, want true", now)
 	}
 }
 
-// TestLocalFarFuture follows a message due in 30 days: it is hidden for the
-// longest delay a storage queue allows, arrives early, and Defer hides it
-// again for what is left.
+// TestLocalFarFuture publishes a message due in 30 days: it is hidden (for
+// the longest delay a storage queue allows, TestLocalDelay shows) and
+// keeps its real due time; localqueue's tests follow it further.
 func TestLocalFarFuture(t *testing.T) {
-	queue, _, q := localQueue(t)
+	queue, pub, q := localQueue(t)
 	ctx := testContext(t)
-	start := time.Now()
-	notBefore := start.Add(30 * 24 * time.Hour).Truncate(time.Second)
-	sent, err := q.publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`), NotBefore: notBefore})
-	if err != nil {
-		t.Fatalf("publish: %v", err)
-	}
-	wantVisible := start.Add(MaxLocalDelay)
-	if d := sent.NextVisible.Sub(wantVisible); d < -2*time.Second || d > 3*time.Second {
-		t.Errorf("visible at %v, want about %v (capped delay)", sent.NextVisible, wantVisible)
+	notBefore := time.Now().Add(30 * 24 * time.Hour)
+	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`), NotBefore: notBefore}); err != nil {
+		t.Fatalf("Publish: %v", err)
 	}
 	receiveNone(t, ctx, q, queue)
-
-	// Seven days pass: make the message visible now, as time would.
-	if _, err := q.Abandon(ctx, sent, 0); err != nil {
-		t.Fatalf("Abandon: %v", err)
-	}
-	early := receiveOne(t, ctx, q, queue, 30*time.Second)
-	if !early.Envelope.NotBefore.Equal(notBefore) {
-		t.Errorf("envelope NotBefore = %v, want the real due time %v", early.Envelope.NotBefore, notBefore)
-	}
-	if Due(early.Envelope, time.Now()) {
-		t.Errorf("Due now = true, want false: the message arrived 23 days early")
-	}
-	if !Due(early.Envelope, notBefore) {
-		t.Errorf("Due at NotBefore = false, want true")
-	}
-
-	again, err := q.deferred(ctx, early)
-	if err != nil {
-		t.Fatalf("Defer: %v", err)
-	}
-	if d := again.NextVisible.Sub(time.Now().Add(MaxLocalDelay)); d < -3*time.Second || d > 3*time.Second {
-		t.Errorf("deferred copy visible at %v, want about %v", again.NextVisible, time.Now().Add(MaxLocalDelay))
-	}
-	if again.Text != early.Text {
-		t.Errorf("deferred copy text differs from the original")
-	}
-	receiveNone(t, ctx, q, queue)
-	// The early delivery is gone, not merely hidden.
-	if err := q.Delete(ctx, early); !access.IsKind(err, access.KindNotFound) {
-		t.Errorf("Delete of the deferred delivery = %v, want not found", err)
-	}
 }
 
 // TestLocalSizeLimit publishes the largest message the envelope allows, to
@@ -211,11 +176,11 @@ func TestLocalFarFuture(t *testing.T) {
 func TestLocalSizeLimit(t *testing.T) {
 	queue, pub, q := localQueue(t)
 	ctx := testContext(t)
-	_, body := largestLocal(t, "e1")
+	_, body := LargestLocal(t, "e1")
 	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: body}); err != nil {
 		t.Fatalf("Publish of the largest message: %v", err)
 	}
-	d := receiveOne(t, ctx, q, queue, 30*time.Second)
+	d := receiveOne(t, ctx, q, queue)
 	if string(d.Envelope.Body) != string(body) {
 		t.Errorf("largest body came back changed (%d bytes, want %d)", len(d.Envelope.Body), len(body))
 	}
@@ -234,145 +199,20 @@ func TestLocalSizeLimit(t *testing.T) {
 	receiveNone(t, ctx, q, queue)
 }
 
-func TestLocalDeliveryCount(t *testing.T) {
-	queue, pub, q := localQueue(t)
-	ctx := testContext(t)
-	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`)}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	// A 5 s lock: the check that it holds must reach Azurite within it,
-	// and Azurite may be busy with other packages' tests.
-	first := receiveOne(t, ctx, q, queue, 5*time.Second)
-	if first.DequeueCount != 1 {
-		t.Errorf("first DequeueCount = %d, want 1", first.DequeueCount)
-	}
-	receiveNone(t, ctx, q, queue) // locked
-
-	// The lock expires without a settlement, as when the handler crashes.
-	time.Sleep(5500 * time.Millisecond)
-	second := receiveOne(t, ctx, q, queue, 30*time.Second)
-	if second.DequeueCount != 2 {
-		t.Errorf("after the lock expired: DequeueCount = %d, want 2", second.DequeueCount)
-	}
-	if second.QueueMessageID != first.QueueMessageID || second.Envelope.MessageID != "e1" {
-		t.Errorf("redelivery is message %q (%q), want %q (e1)", second.QueueMessageID, second.Envelope.MessageID, first.QueueMessageID)
-	}
-	// The first lock is lost: its pop receipt no longer settles anything.
-	if err := q.Delete(ctx, first); !access.IsKind(err, access.KindConflict) {
-		t.Errorf("Delete with a lost lock = %v, want conflict", err)
-	}
-
-	// Abandon, as after a failed invocation: visible at once, counted again.
-	abandoned, err := q.Abandon(ctx, second, 0)
-	if err != nil {
-		t.Fatalf("Abandon: %v", err)
-	}
-	if abandoned.PopReceipt == second.PopReceipt {
-		t.Errorf("Abandon kept the pop receipt %q, want a new one", abandoned.PopReceipt)
-	}
-	third := receiveOne(t, ctx, q, queue, 30*time.Second)
-	if third.DequeueCount != 3 {
-		t.Errorf("after Abandon: DequeueCount = %d, want 3", third.DequeueCount)
-	}
-	if string(third.Envelope.Body) != `{}` {
-		t.Errorf("after Abandon: body = %q, want {}", third.Envelope.Body)
-	}
-
-	// Abandon with a delay hides it again.
-	if _, err := q.Abandon(ctx, third, time.Hour); err != nil {
-		t.Fatalf("Abandon with delay: %v", err)
-	}
-	receiveNone(t, ctx, q, queue)
-}
-
-func TestLocalPoison(t *testing.T) {
-	queue, pub, q := localQueue(t)
-	ctx := testContext(t)
-	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{"bad":true}`)}); err != nil {
-		t.Fatalf("Publish: %v", err)
-	}
-	// A message that is no envelope, as a developer might add by hand.
-	raw := "not an envelope"
-	if _, err := q.svc.NewQueueClient(queue).EnqueueMessage(ctx, raw, &azqueue.EnqueueMessageOptions{TimeToLive: to.Ptr(int32(-1))}); err != nil {
-		t.Fatalf("enqueue raw text: %v", err)
-	}
-	ds, err := q.Receive(ctx, queue, 32, 30*time.Second)
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
-	}
-	if len(ds) != 2 {
-		t.Fatalf("Receive returned %d messages, want 2", len(ds))
-	}
-	var texts []string
-	for _, d := range ds {
-		if d.Text == raw {
-			if !access.IsKind(d.DecodeErr, access.KindInvalid) {
-				t.Errorf("raw text: DecodeErr = %v, want invalid", d.DecodeErr)
-			}
-			if err := q.Defer(ctx, d); !access.IsKind(err, access.KindInvalid) {
-				t.Errorf("Defer of an undecodable message = %v, want invalid", err)
-			}
-		} else if d.DecodeErr != nil {
-			t.Errorf("published message: DecodeErr = %v", d.DecodeErr)
-		}
-		texts = append(texts, d.Text)
-		if err := q.Poison(ctx, d); err != nil {
-			t.Fatalf("Poison: %v", err)
-		}
-	}
-	receiveNone(t, ctx, q, queue)
-
-	resp, err := q.svc.NewQueueClient(PoisonQueue(queue)).DequeueMessages(ctx, &azqueue.DequeueMessagesOptions{NumberOfMessages: to.Ptr(int32(32))})
-	if err != nil {
-		t.Fatalf("receive from the poison queue: %v", err)
-	}
-	var poisoned []string
-	for _, m := range resp.Messages {
-		poisoned = append(poisoned, *m.MessageText)
-		if m.ExpirationTime == nil || m.ExpirationTime.Year() < 9999 {
-			t.Errorf("poisoned message expires at %v, want never (year 9999)", m.ExpirationTime)
-		}
-	}
-	if !sameSet(poisoned, texts) {
-		t.Errorf("poison queue holds %q, want the texts unchanged %q", poisoned, texts)
-	}
-}
-
-// TestLocalNeverExpires checks the time to live of -1: a notice scheduled
-// months ahead must still be there when it is due.
-func TestLocalNeverExpires(t *testing.T) {
-	queue, _, q := localQueue(t)
-	ctx := testContext(t)
-	sent, err := q.publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`)})
-	if err != nil {
-		t.Fatalf("publish: %v", err)
-	}
-	if sent.ExpiresAt.Year() < 9999 {
-		t.Errorf("published message expires at %v, want never (year 9999)", sent.ExpiresAt)
-	}
-	d := receiveOne(t, ctx, q, queue, 30*time.Second)
-	if d.QueueMessageID != sent.QueueMessageID {
-		t.Errorf("received %q, want %q", d.QueueMessageID, sent.QueueMessageID)
-	}
-	if d.ExpiresAt.Year() < 9999 {
-		t.Errorf("received message expires at %v, want never (year 9999)", d.ExpiresAt)
-	}
-}
-
 func TestLocalRefuses(t *testing.T) {
-	queue, pub, q := localQueue(t)
+	queue, pub, _ := localQueue(t)
 	ctx := testContext(t)
 	if err := pub.Publish(ctx, access.Message{Queue: "elsewhere", ID: "e1", Body: []byte(`{}`)}); !access.IsKind(err, access.KindInvalid) {
 		t.Errorf("Publish to an unknown queue = %v, want invalid", err)
-	}
-	if _, err := q.Receive(ctx, PoisonQueue(queue), 1, time.Second); !access.IsKind(err, access.KindInvalid) {
-		t.Errorf("Receive from an unknown queue = %v, want invalid", err)
 	}
 	if err := pub.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`)}); err == nil {
 		t.Errorf("Publish after Close succeeded, want an error")
+	}
+	if _, err := New(Options{LocalQueuesConnectionString: "UseDevelopmentStorage=true"}); err == nil {
+		t.Errorf("New with UseDevelopmentStorage=true succeeded, want the full connection string asked for")
 	}
 }
 
@@ -393,25 +233,6 @@ func TestLocalUnreachable(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("Publish took %v to fail, want a few seconds at most", took)
 	}
-}
-
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	count := map[string]int{}
-	for _, s := range a {
-		count[s]++
-	}
-	for _, s := range b {
-		count[s]--
-	}
-	for _, n := range count {
-		if n != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // TestLocalConcurrentPublish publishes from many goroutines to a queue that

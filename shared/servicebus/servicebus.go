@@ -37,14 +37,14 @@
 // A storage queue delays a message with its visibility timeout, which is at
 // most seven days. A message due later is enqueued with the longest delay
 // (MaxLocalDelay) and keeps its real due time in notBefore. The consumer
-// (cmd/devhost) checks Due when a message arrives and, when it arrives early,
-// calls LocalQueues.Defer, which enqueues it again with the remaining delay.
-// Local messages never expire (time to live -1), so that a notice scheduled
-// months ahead is not lost.
+// (the local host, through internal/localqueue) checks it when a message
+// arrives and, when it arrives early, enqueues it again with the remaining
+// delay. Local messages never expire (time to live -1), so that a notice
+// scheduled months ahead is not lost.
 //
-// LocalQueues also carries the small consumer API the local host needs:
-// Receive, Delete, Abandon (make visible again after a delay), Defer and
-// Poison (move to "<queue>-poison"), and Peek for tests.
+// This package only publishes, as the product does. The consumer side of
+// the local queues (receive, complete, abandon, defer, poison, peek) is
+// internal/localqueue, beside the local host that needs it.
 package servicebus
 
 import (
@@ -140,7 +140,7 @@ func New(opts Options) (*Publisher, error) {
 		return nil, errors.New("servicebus: set exactly one of Namespace, ConnectionString and LocalQueuesConnectionString")
 	}
 	if opts.LocalQueuesConnectionString != "" {
-		q, err := NewLocalQueues(opts.LocalQueuesConnectionString, &LocalOptions{Queues: opts.Queues, Clock: opts.Clock})
+		q, err := newLocal(opts.LocalQueuesConnectionString, opts.Queues, clock(opts.Clock))
 		if err != nil {
 			return nil, err
 		}
@@ -171,8 +171,7 @@ func (p *Publisher) Close(ctx context.Context) error {
 
 // queueSet checks queue names and returns them as a set. Names are checked
 // against the storage queue rules, the narrower of the two services, so that
-// a configuration valid in Azure also runs locally; the "-poison" suffix
-// must still fit.
+// a configuration valid in Azure also runs locally.
 func queueSet(queues []string) (map[string]bool, error) {
 	if queues == nil {
 		queues = Queues
@@ -182,7 +181,8 @@ func queueSet(queues []string) (map[string]bool, error) {
 	}
 	set := make(map[string]bool, len(queues))
 	for _, q := range queues {
-		if !validQueueName(q) || len(PoisonQueue(q)) > 63 {
+		// The local host's poison queue, "<queue>-poison", must fit too.
+		if !validQueueName(q) || len(q) > 56 {
 			return nil, fmt.Errorf("servicebus: queue name %q: want 3 to 56 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", q)
 		}
 		set[q] = true
