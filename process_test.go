@@ -7,98 +7,52 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
-	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
 
 // proc is the handler running as a process, as the Functions host runs it.
 type proc struct {
+	*childproc.Handler
 	t      *testing.T
-	cmd    *exec.Cmd
-	addr   string
 	stderr *childproc.Log
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // startHandler starts the binary with env and waits for GET / as the host
 // does.
 func startHandler(t *testing.T, env map[string]string) *proc {
 	t.Helper()
-	port := freePort(t)
-	cmd := exec.Command(testenv.Binary(t, "."))
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port)}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	stderr := &childproc.Log{}
+	h, err := childproc.StartHandler(context.Background(), testenv.Binary(t, "."), childproc.Env(env), stderr,
+		childproc.Ready{Timeout: 20 * time.Second, Poll: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
 	}
-	p := &proc{t: t, cmd: cmd, addr: "127.0.0.1:" + strconv.Itoa(port), stderr: &childproc.Log{}}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.stop() })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + p.addr + "/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("handler did not answer GET /: %v\n%s", err, p.stderr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p := &proc{Handler: h, t: t, stderr: stderr}
+	t.Cleanup(p.stop)
+	return p
 }
 
-func (p *proc) stop() {
-	if p.cmd.ProcessState != nil {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
-	}
-}
+func (p *proc) stop() { p.Stop(10 * time.Second) }
 
 // invoke posts an envelope to a function and returns the outer status and
 // the decoded answer.
 func (p *proc) invoke(function string, envelope []byte) (int, map[string]any) {
 	p.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/"+function, bytes.NewReader(envelope))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Azure-Functions-InvocationId", strconv.FormatInt(time.Now().UnixNano(), 10))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hostcall.Invoke(context.Background(), nil, p.Base, function, "", envelope)
 	if err != nil {
 		p.t.Fatalf("POST /%s: %v", function, err)
 	}
@@ -111,25 +65,11 @@ func (p *proc) invoke(function string, envelope []byte) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
-// fixtureQueueEnvelope takes the host's Service Bus fixture and puts body
-// in it, with messageID and delivery count, keeping every other quirk.
-func fixtureQueueEnvelope(t *testing.T, function, messageID string, delivery int, body []byte) []byte {
-	t.Helper()
-	raw, err := os.ReadFile("testdata/servicebus-invitation-sent.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var env map[string]any
-	if err := json.Unmarshal(raw, &env); err != nil {
-		t.Fatal(err)
-	}
-	env["Data"].(map[string]any)["msg"] = base64.StdEncoding.EncodeToString(body)
-	md := env["Metadata"].(map[string]any)
-	md["MessageId"] = strconv.Quote(messageID)
-	md["DeliveryCount"] = strconv.Itoa(delivery)
-	md["sys"].(map[string]any)["MethodName"] = function
-	b, _ := json.Marshal(env)
-	return b
+// queueEnvelope is the host's Service Bus delivery of body, with messageID
+// and delivery count, and the fixture's schemaVersion property.
+func queueEnvelope(function, messageID string, delivery int, body []byte) []byte {
+	return hostcall.Queue(hostcall.QueueArgs{Sys: hostcall.Sys{Function: function}, Body: body, MessageID: messageID,
+		DeliveryCount: delivery, Properties: map[string]any{"schemaVersion": "1"}})
 }
 
 // fixtureBody is the body of the host fixture's invitation-sent message,
@@ -167,12 +107,12 @@ func TestProcessQueueFunctions(t *testing.T) {
 	// Out of order: a notice for a grant that does not exist yet is kept in Rejected.
 	orphan := []byte(`{"eventId":"orphan-1","occurredAt":"2026-11-27T08:00:00Z","customerTenantId":"` + customerTenant +
 		`","grantId":"` + grantID + `","noticeDays":7,"expiresAt":"2027-02-25T08:00:00Z"}`)
-	if status, out := p.invoke("grant-expiring", fixtureQueueEnvelope(t, "grant-expiring", "orphan-1", 1, orphan)); status != http.StatusOK {
+	if status, out := p.invoke("grant-expiring", queueEnvelope("grant-expiring", "orphan-1", 1, orphan)); status != http.StatusOK {
 		t.Fatalf("orphan notice: got %d %v, want 200 (rejected)", status, out["Logs"])
 	}
 
 	// Once, then twice more at the same time.
-	if status, out := p.invoke("invitation-sent", fixtureQueueEnvelope(t, "invitation-sent", eventID, 1, body)); status != http.StatusOK {
+	if status, out := p.invoke("invitation-sent", queueEnvelope("invitation-sent", eventID, 1, body)); status != http.StatusOK {
 		t.Fatalf("invitation-sent: got %d %v\n%s", status, out["Logs"], p.stderr)
 	}
 	var wg sync.WaitGroup
@@ -180,7 +120,7 @@ func TestProcessQueueFunctions(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if status, out := p.invoke("invitation-sent", fixtureQueueEnvelope(t, "invitation-sent", eventID, i, body)); status != http.StatusOK {
+			if status, out := p.invoke("invitation-sent", queueEnvelope("invitation-sent", eventID, i, body)); status != http.StatusOK {
 				t.Errorf("copy %d: got %d %v", i, status, out["Logs"])
 			}
 		}(i)
@@ -214,7 +154,7 @@ func TestProcessQueueFunctions(t *testing.T) {
 
 	// Malformed: kept whole, completed.
 	bad := []byte(`{"eventId":"bad-1","customerTenantId":"contoso"}`)
-	if status, _ := p.invoke("invitation-sent", fixtureQueueEnvelope(t, "invitation-sent", "bad-1", 1, bad)); status != http.StatusOK {
+	if status, _ := p.invoke("invitation-sent", queueEnvelope("invitation-sent", "bad-1", 1, bad)); status != http.StatusOK {
 		t.Errorf("malformed: got %d, want 200", status)
 	}
 	rej, _ = store.Rejections(ctx, "invitation-sent", time.Now())
@@ -246,22 +186,17 @@ func TestProcessTicketToActiveThroughTheQueue(t *testing.T) {
 	env, sim := testEnv(t)
 	p := startHandler(t, env)
 	ctx := context.Background()
-	queues, err := servicebus.NewLocalQueues(env["LOCAL_QUEUES_CONNECTION_STRING"], nil)
+	queues, err := localqueue.New(env["LOCAL_QUEUES_CONNECTION_STRING"], nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := []byte(`{"deliveryId":"d-0001","action":"request-access","ticket":{"system":"jira","id":"SEC-42"},"method":"b2b",` +
 		`"customerTenantId":"` + customerTenant + `","partnerTenantId":"` + partnerTenant + `",` +
 		`"invitee":{"email":"new.analyst@fabrikam.example","displayName":"Fabrikam SOC analyst"},"roles":["Security Operator"],"durationDays":30}`)
-	raw, _ := os.ReadFile("testdata/http-ticket-webhook.json")
-	var envelope map[string]any
-	_ = json.Unmarshal(raw, &envelope)
-	req := envelope["Data"].(map[string]any)["req"].(map[string]any)
-	ts, sig := webhook.SignTicket([]byte(ticketSecret), cmd, time.Now())
-	req["Body"] = string(cmd)
-	req["Headers"].(map[string]any)["X-Signature-Timestamp"] = []string{ts}
-	req["Headers"].(map[string]any)["X-Signature"] = []string{sig}
-	b, _ := json.Marshal(envelope)
+	header := webhook.TicketHeaders([]byte(ticketSecret), cmd, time.Now())
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "ServiceNow/1.0")
+	b := hostcall.HTTP(hostcall.HTTPArgs{Sys: hostcall.Sys{Function: "ticket-webhook"}, URL: "/api/webhooks/ticketing", Header: header, Body: cmd})
 	status, out := p.invoke("ticket-webhook", b)
 	res := out["Outputs"].(map[string]any)["res"].(map[string]any)
 	if status != http.StatusOK || res["statusCode"] != "202" {
@@ -273,7 +208,7 @@ func TestProcessTicketToActiveThroughTheQueue(t *testing.T) {
 		t.Fatalf("invitation-sent queue: got %d messages, %v; want 1", len(ds), err)
 	}
 	d := ds[0]
-	if status, out := p.invoke("invitation-sent", fixtureQueueEnvelope(t, "invitation-sent", d.Envelope.MessageID, d.DequeueCount, d.Envelope.Body)); status != http.StatusOK {
+	if status, out := p.invoke("invitation-sent", queueEnvelope("invitation-sent", d.Envelope.MessageID, d.DequeueCount, d.Envelope.Body)); status != http.StatusOK {
 		t.Fatalf("invitation-sent: got %d %v", status, out["Logs"])
 	}
 	_ = queues.Delete(ctx, d)
@@ -297,15 +232,8 @@ func TestProcessLogsNoSecret(t *testing.T) {
 	// A request signed with the wrong secret, and one with the right one.
 	for _, secret := range []string{"wrong", env["TICKET_WEBHOOK_SECRET"]} {
 		cmd := []byte(`{"deliveryId":"d-x","action":"request-access","method":"b2b","customerTenantId":"` + customerTenant + `","roles":["Global Administrator"],"invitee":{"email":"a@b.example"}}`)
-		h := webhook.TicketHeaders([]byte(secret), cmd, time.Now())
-		headers := map[string][]string{}
-		for k, v := range h {
-			headers[k] = v
-		}
-		env := map[string]any{"Data": map[string]any{"req": map[string]any{"Url": "http://x/api/webhooks/ticketing", "Method": "POST",
-			"Query": map[string]string{}, "Headers": headers, "Params": map[string]string{}, "Body": string(cmd)}},
-			"Metadata": map[string]any{"sys": map[string]any{"MethodName": "ticket-webhook"}}}
-		b, _ := json.Marshal(env)
+		b := hostcall.HTTP(hostcall.HTTPArgs{Sys: hostcall.Sys{Function: "ticket-webhook"}, URL: "http://x/api/webhooks/ticketing",
+			Header: webhook.TicketHeaders([]byte(secret), cmd, time.Now()), Body: cmd})
 		_, out := p.invoke("ticket-webhook", b)
 		if bytes.Contains(mustJSON(out), []byte("s3cr3t-hmac")) {
 			t.Fatalf("answer contains the secret: %v", out)

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
@@ -51,7 +52,7 @@ type local struct {
 	sim    *graphsim.Server
 	pc     *testenv.PartnerCenter
 	store  *tablestore.Store
-	queues *servicebus.LocalQueues
+	queues *localqueue.Queues
 	clock  string // LOCAL_CLOCK_FILE
 	out    *childproc.Log
 }
@@ -95,28 +96,21 @@ func startLocal(t *testing.T) *local {
 		"-addr", "127.0.0.1:0", "-retry-delay", "50ms")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	cmd.Stdout, cmd.Stderr = l.out, l.out
-	if err := cmd.Start(); err != nil {
+	p, err := childproc.Start(cmd, syscall.SIGKILL, nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-		}
+		p.Stop(20 * time.Second)
 		if t.Failed() {
 			t.Logf("devhost output:\n%s", l.out)
 		}
 	})
-	var err error
 	if l.store, err = tablestore.New(context.Background(), tablestore.Options{ConnectionString: az.ConnectionString}); err != nil {
 		t.Fatal(err)
 	}
-	queues := append(append([]string(nil), servicebus.Queues...), servicebus.PoisonQueue("invitation-sent"))
-	if l.queues, err = servicebus.NewLocalQueues(az.ConnectionString, &servicebus.LocalOptions{Queues: queues}); err != nil {
+	queues := append(append([]string(nil), servicebus.Queues...), localqueue.PoisonQueue("invitation-sent"))
+	if l.queues, err = localqueue.New(az.ConnectionString, &localqueue.Options{Queues: queues}); err != nil {
 		t.Fatal(err)
 	}
 	l.eventually("the devhost listens", 60*time.Second, func() bool {
@@ -336,9 +330,9 @@ func TestPoisonMessageEndsInPoisonQueueOnly(t *testing.T) {
 	if err := l.queues.Publish(context.Background(), access.Message{Queue: "invitation-sent", ID: id, Body: body}); err != nil {
 		t.Fatal(err)
 	}
-	var poisoned []servicebus.Delivery
+	var poisoned []localqueue.Delivery
 	l.eventually("the message reaches invitation-sent-poison", 90*time.Second, func() bool {
-		ds, err := l.queues.Peek(context.Background(), servicebus.PoisonQueue("invitation-sent"), 32)
+		ds, err := l.queues.Peek(context.Background(), localqueue.PoisonQueue("invitation-sent"), 32)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -189,14 +189,14 @@ func Crashes(ctx context.Context, env Env, opts Options) (Result, error) {
 	log := newHostLog(s.events())
 	log.record = s.record
 	out := s.output("devhost output")
-	out.watch(log.line)
+	out.Watch(log.line)
 	dh, err := startDevhost(ctx, env.Bins, s.dir, s.settings, out,
 		"-retry-delay", opts.RetryDelay.String(), "-max-delivery-count", strconv.Itoa(opts.MaxDeliveries),
 		"-shutdown-timeout", "20s", "-stop-grace", "10s")
 	if err != nil {
 		return res, err
 	}
-	defer dh.stop(40 * time.Second)
+	defer dh.Stop(40 * time.Second)
 
 	// Kill points: after how many settled messages each kill comes, drawn
 	// over the first three fifths of the run, so that work is in flight
@@ -305,7 +305,7 @@ func Crashes(ctx context.Context, env Env, opts Options) (Result, error) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	dh.stop(40 * time.Second)
+	dh.Stop(40 * time.Second)
 
 	log.mu.Lock()
 	res.Restarts = log.readies - 1

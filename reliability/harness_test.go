@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
@@ -120,7 +121,7 @@ func TestScanFindsEveryLeak(t *testing.T) {
 	}
 	s := &stack{
 		secrets: map[string]string{"TICKET_WEBHOOK_SECRET": "hmac-secret-1234567890", "Teams webhook sig": "sig/with+chars=="},
-		creds:   creds, outputs: map[string]*output{}, sim: graphsim.New(graphsim.Seed{}),
+		creds:   creds, outputs: map[string]*childproc.Log{}, sim: graphsim.New(graphsim.Seed{}),
 		teams: newSink(http.StatusAccepted), ticket: newSink(http.StatusOK),
 	}
 	defer s.teams.close()

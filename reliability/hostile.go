@@ -103,7 +103,7 @@ func Hostile(ctx context.Context, env Env, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	defer h.dh.stop(40 * time.Second)
+	defer h.dh.Stop(40 * time.Second)
 
 	for _, step := range []struct {
 		name string
@@ -122,7 +122,7 @@ func Hostile(ctx context.Context, env Env, opts Options) (Result, error) {
 		}
 		env.progress("hostile: %s (%.1fs)", step.name, time.Since(t).Seconds())
 	}
-	h.dh.stop(40 * time.Second)
+	h.dh.Stop(40 * time.Second)
 	scan := scanSecrets(s)
 	res.Secrets = &scan
 	res.finish(start, nil)
@@ -651,7 +651,7 @@ func (h *hostile) startup(ctx context.Context) error {
 		out := h.s.output("handler stderr (ALLOWED_ROLES with Global Administrator)")
 		hp, err := startHandler(ctx, h.s.env.Bins.Handler, maps(h.s.settings, map[string]string{"ALLOWED_ROLES": v}), out)
 		if err == nil {
-			hp.stop(10 * time.Second)
+			hp.Stop(10 * time.Second)
 			h.check("start-up: ALLOWED_ROLES="+v, "the handler refuses to start, naming ALLOWED_ROLES", "it started", false)
 			continue
 		}

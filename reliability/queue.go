@@ -26,7 +26,7 @@ func (s *stack) deliver(ctx context.Context, h *handler, d *deliveries, e event,
 		if ctx.Err() != nil {
 			return false
 		}
-		env := s.envs.queueEnvelope(e.Function, e.ID, n, e.Body, s.now)
+		env := queueEnvelope(e.Function, e.ID, n, e.Body, s.now)
 		status, body, err := h.invoke(ctx, e.Function, newGUID(), env)
 		d.total.Add(1)
 		s.keep(fmt.Sprintf("answer to %s delivery %d", e.ID, n), body)
@@ -118,7 +118,7 @@ func Duplicates(ctx context.Context, env Env, opts Options) (Result, error) {
 			env.progress("duplicates: %d/%d events delivered three times", n, len(s.events()))
 		}
 	})
-	h.stop(30 * time.Second)
+	h.Stop(30 * time.Second)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -154,7 +154,7 @@ func Faults(ctx context.Context, env Env, opts Options) (Result, error) {
 		}
 	})
 	s.in.setRate(0)
-	h.stop(30 * time.Second)
+	h.Stop(30 * time.Second)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
 )
 
 // SecretScan is what the scan of a scenario's outputs read and found.
@@ -54,7 +56,7 @@ func scanSecrets(s *stack) SecretScan {
 	}
 
 	s.mu.Lock()
-	outputs := make(map[string]*output, len(s.outputs))
+	outputs := make(map[string]*childproc.Log, len(s.outputs))
 	for k, v := range s.outputs {
 		outputs[k] = v
 	}

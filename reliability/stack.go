@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
@@ -55,7 +57,6 @@ type stack struct {
 	in            *injector
 	creds         *credentials
 	proxies       []*proxy
-	envs          *envelopes
 
 	// settings is the handler's environment, secrets is every secret
 	// value in it by name.
@@ -63,12 +64,12 @@ type stack struct {
 	secrets  map[string]string
 
 	store  *tablestore.Store
-	queues *servicebus.LocalQueues
+	queues *localqueue.Queues
 
 	mu      sync.Mutex
-	outputs map[string]*output  // process outputs, by name
-	answers []answer            // what the handler and the host answered
-	history map[string][]string // event id → how each delivery ended
+	outputs map[string]*childproc.Log // process outputs, by name
+	answers []answer                  // what the handler and the host answered
+	history map[string][]string       // event id → how each delivery ended
 }
 
 // answer is a response body the harness received, kept for the secret
@@ -97,14 +98,10 @@ func newStack(ctx context.Context, env Env, opts Options, name string, n int, tw
 	}
 	seed := scenarioSeed(opts.Seed, name)
 	s := &stack{env: env, opts: opts, name: name, dir: dir, rng: rand.New(rand.NewPCG(seed, seed>>1|1)),
-		now: time.Now().UTC(), outputs: map[string]*output{}, history: map[string][]string{}, creds: newCredentials()}
+		now: time.Now().UTC(), outputs: map[string]*childproc.Log{}, history: map[string][]string{}, creds: newCredentials()}
 	s.work = newWorkload(s.rng, name, n, opts.GDAPEvery, s.now)
 	if tweak != nil {
 		tweak(&s.work)
-	}
-	if s.envs, err = loadEnvelopes(env.Bins.Root); err != nil {
-		s.close()
-		return nil, err
 	}
 	s.sim = graphsim.New(s.work.seed())
 	s.simSrv = httptest.NewServer(s.sim)
@@ -180,9 +177,9 @@ func newStack(ctx context.Context, env Env, opts Options, name string, n int, tw
 	}
 	names := append([]string(nil), servicebus.Queues...)
 	for _, q := range servicebus.Queues {
-		names = append(names, servicebus.PoisonQueue(q))
+		names = append(names, localqueue.PoisonQueue(q))
 	}
-	if s.queues, err = servicebus.NewLocalQueues(env.Azurite.ConnectionString, &servicebus.LocalOptions{Queues: names}); err != nil {
+	if s.queues, err = localqueue.New(env.Azurite.ConnectionString, &localqueue.Options{Queues: names}); err != nil {
 		s.close()
 		return nil, fmt.Errorf("local queues: %w", err)
 	}
@@ -205,10 +202,10 @@ func randomHex(n int) string {
 }
 
 // output returns a new named output collector, kept for the secret scan.
-func (s *stack) output(name string) *output {
+func (s *stack) output(name string) *childproc.Log {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o := &output{}
+	o := &childproc.Log{}
 	if s.outputs[name] != nil {
 		name = fmt.Sprintf("%s#%d", name, len(s.outputs))
 	}

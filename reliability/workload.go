@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
@@ -62,7 +63,7 @@ func guid(rng *rand.Rand) string {
 	for i := range b {
 		b[i] = byte(rng.UintN(256))
 	}
-	return formatGUID(b)
+	return hostcall.FormatGUID(b)
 }
 
 // newWorkload draws n events for scenario: invitation-sent for n distinct

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 )
@@ -39,7 +40,7 @@ func sameShape(t *testing.T, what string, got []byte, fixtureName string) {
 func TestQueueEnvelope(t *testing.T) {
 	body := []byte(`{"eventId":"5d0f4c1e","x":"<é>"}`)
 	inserted := time.Date(2026, 11, 27, 8, 0, 1, 0, time.UTC)
-	d := servicebus.Delivery{
+	d := localqueue.Delivery{
 		Queue: "invitation-sent", QueueMessageID: "storage-id-1", PopReceipt: "pop", DequeueCount: 2, InsertedAt: inserted,
 		ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
 		Envelope:  servicebus.Envelope{MessageID: "5d0f4c1e", Body: body, Properties: map[string]any{"schemaVersion": "1", "n": json.Number("7")}},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 )
@@ -301,7 +302,7 @@ func writeProblem(w http.ResponseWriter, status int, detail string) {
 // message that is in no queue: the admin endpoint's way to try a function.
 func (p *poller) invokeOnce(ctx context.Context, body []byte) {
 	now := time.Now().UTC()
-	d := servicebus.Delivery{
+	d := localqueue.Delivery{
 		Queue: p.fn.queue, QueueMessageID: hostcall.GUID(), DequeueCount: 1, InsertedAt: now,
 		Envelope: servicebus.Envelope{MessageID: hostcall.GUID(), Body: body},
 	}

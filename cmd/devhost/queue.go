@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
-	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 )
 
 // Polling: short while messages come, backing off to pollMax when a queue
@@ -35,7 +35,7 @@ const (
 // maxDelivery failed deliveries.
 type poller struct {
 	fn          *function
-	queues      *servicebus.LocalQueues
+	queues      *localqueue.Queues
 	iv          *invoker
 	log         *slog.Logger
 	maxDelivery int
@@ -50,14 +50,14 @@ type poller struct {
 	sem chan struct{} // one token per invocation in flight
 }
 
-func newPoller(fn *function, queues *servicebus.LocalQueues, iv *invoker, log *slog.Logger, maxConcurrent, maxDelivery int, retryDelay time.Duration, namespace string) *poller {
+func newPoller(fn *function, queues *localqueue.Queues, iv *invoker, log *slog.Logger, maxConcurrent, maxDelivery int, retryDelay time.Duration, namespace string) *poller {
 	lock := iv.timeout + time.Minute
 	if iv.timeout == 0 {
 		lock = 10 * time.Minute
 	}
 	return &poller{
 		fn: fn, queues: queues, iv: iv, log: log.With("function", fn.name, "queue", fn.queue),
-		maxDelivery: maxDelivery, retryDelay: retryDelay, lock: min(lock, servicebus.MaxLocalDelay),
+		maxDelivery: maxDelivery, retryDelay: retryDelay, lock: min(lock, localqueue.MaxDelay),
 		namespace: namespace, clientID: namespace + "-" + hostcall.GUID()[:8],
 		sem: make(chan struct{}, maxConcurrent),
 	}
@@ -122,7 +122,7 @@ func (p *poller) run(ctx, work context.Context, inflight *sync.WaitGroup) {
 }
 
 // deliver settles one received message.
-func (p *poller) deliver(ctx context.Context, d servicebus.Delivery) {
+func (p *poller) deliver(ctx context.Context, d localqueue.Delivery) {
 	now := time.Now()
 	switch {
 	case d.DecodeErr != nil:
@@ -131,7 +131,7 @@ func (p *poller) deliver(ctx context.Context, d servicebus.Delivery) {
 		err := settle(ctx, func(c context.Context) error { return p.queues.Poison(c, d) })
 		p.logSettle("poisoned", d, err, "reason", d.DecodeErr.Error())
 		return
-	case !servicebus.Due(d.Envelope, now):
+	case !d.Due(now):
 		// A storage queue delays a message by seven days at most: one due
 		// later arrives early and waits again, uncounted.
 		err := settle(ctx, func(c context.Context) error { return p.queues.Defer(c, d) })
@@ -172,7 +172,7 @@ func (p *poller) deliver(ctx context.Context, d servicebus.Delivery) {
 		"queue", p.fn.queue, "messageId", d.Envelope.MessageID, "deliveryCount", d.DequeueCount)
 }
 
-func (p *poller) logSettle(outcome string, d servicebus.Delivery, err error, attrs ...any) {
+func (p *poller) logSettle(outcome string, d localqueue.Delivery, err error, attrs ...any) {
 	args := append([]any{"outcome", outcome, "queueMessageId", d.QueueMessageID, "deliveryCount", d.DequeueCount}, attrs...)
 	if err != nil {
 		p.log.Error("message not settled", append(args, "error", err.Error())...)
@@ -187,7 +187,7 @@ func (p *poller) logSettle(outcome string, d servicebus.Delivery, err error, att
 
 // envelope builds the invocation of a Service Bus trigger with
 // "dataType": "binary" for delivery d, in the real host's shape.
-func (p *poller) envelope(d servicebus.Delivery, now time.Time) []byte {
+func (p *poller) envelope(d localqueue.Delivery, now time.Time) []byte {
 	return hostcall.Queue(hostcall.QueueArgs{
 		Sys:     hostcall.Sys{Function: p.fn.name, Now: now},
 		Binding: p.fn.binding, Body: d.Envelope.Body, MessageID: d.Envelope.MessageID,
@@ -201,7 +201,7 @@ func (p *poller) envelope(d servicebus.Delivery, now time.Time) []byte {
 // nothing, so it is derived from the storage message id, which keeps it
 // the same across redeliveries of one message. Unlike Service Bus's, it
 // does not grow with enqueue order.
-func sequenceNumber(d servicebus.Delivery) int64 {
+func sequenceNumber(d localqueue.Delivery) int64 {
 	h := fnv.New64a()
 	h.Write([]byte(d.QueueMessageID))
 	return int64(h.Sum64() >> 1)

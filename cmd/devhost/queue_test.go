@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
@@ -74,7 +75,7 @@ func testQueue(t *testing.T, fake string) {
 		"q-ok": queueFunction(qOK), "q-fail": queueFunction(qFail), "q-later": queueFunction(qLater), "q-conc": queueFunction(qConc),
 	}})
 
-	pub, err := servicebus.NewLocalQueues(az.ConnectionString, &servicebus.LocalOptions{Queues: []string{qOK, qFail, qLater, qConc}})
+	pub, err := localqueue.New(az.ConnectionString, &localqueue.Options{Queues: []string{qOK, qFail, qLater, qConc}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func testQueue(t *testing.T, fake string) {
 
 	t.Run("retried then poisoned", func(t *testing.T) {
 		eventually(t, 20*time.Second, "three deliveries of m-fail, then the poison queue", func() bool {
-			return st.count(servicebus.PoisonQueue(qFail)) == 1 && st.count(qFail) == 0 &&
+			return st.count(localqueue.PoisonQueue(qFail)) == 1 && st.count(qFail) == 0 &&
 				len(findLogs(d.stderr, "invocation", "function", "q-fail")) == 3
 		}, d.diag)
 		var counts []int
@@ -132,7 +133,7 @@ func testQueue(t *testing.T, fake string) {
 		if !slices.Equal(counts, []int{1, 2, 3}) {
 			t.Errorf("delivery counts = %v, want [1 2 3] (-max-delivery-count 3)", counts)
 		}
-		texts := st.peek(servicebus.PoisonQueue(qFail))
+		texts := st.peek(localqueue.PoisonQueue(qFail))
 		if len(texts) != 1 {
 			t.Fatalf("poison queue holds %d visible messages, want 1", len(texts))
 		}
@@ -150,7 +151,7 @@ func testQueue(t *testing.T, fake string) {
 
 	t.Run("undecodable poisoned at once", func(t *testing.T) {
 		eventually(t, 10*time.Second, "the undecodable message in the poison queue", func() bool {
-			return slices.Contains(st.peek(servicebus.PoisonQueue(qLater)), "not an envelope!") &&
+			return slices.Contains(st.peek(localqueue.PoisonQueue(qLater)), "not an envelope!") &&
 				len(findLogs(d.stderr, "message poisoned", "queue", qLater)) > 0
 		}, d.diag)
 		if l := findLogs(d.stderr, "message poisoned", "queue", qLater); len(l) != 1 || l[0].str("reason") == "" {

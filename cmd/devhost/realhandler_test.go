@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
-	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
 
@@ -94,7 +94,7 @@ func TestRealHandler(t *testing.T) {
 
 	// Queue: a message the contract rejects is recorded and completed,
 	// not retried.
-	q, err := servicebus.NewLocalQueues(az.ConnectionString, nil)
+	q, err := localqueue.New(az.ConnectionString, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

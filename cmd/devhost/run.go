@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 )
 
 // options are devhost's flags.
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(st.port))
 	}
 
-	var queues *servicebus.LocalQueues
+	var queues *localqueue.Queues
 	namespace := ""
 	if qfns := a.byKind(queueTrigger); len(qfns) > 0 {
 		cs := env["LOCAL_QUEUES_CONNECTION_STRING"]
@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cs == "" {
 			return fmt.Errorf("the queue functions (%s) need LOCAL_QUEUES_CONNECTION_STRING in the handler's environment: Azurite's full connection string, whose storage queues stand in for Service Bus", strings.Join(functionNames(qfns), ", "))
 		}
-		if queues, err = servicebus.NewLocalQueues(cs, &servicebus.LocalOptions{Queues: names}); err != nil {
+		if queues, err = localqueue.New(cs, &localqueue.Options{Queues: names}); err != nil {
 			return fmt.Errorf("LOCAL_QUEUES_CONNECTION_STRING: %w", err)
 		}
 		defer queues.Close(context.Background())

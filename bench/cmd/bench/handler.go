@@ -1,24 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/childproc"
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 )
 
 // binaries are the handler built two ways from the repository.
@@ -39,18 +32,11 @@ type binaries struct {
 func buildHandler(ctx context.Context, repo, dir string) (binaries, error) {
 	b := binaries{Packaged: filepath.Join(dir, "handler"), Unstripped: filepath.Join(dir, "handler-unstripped")}
 	b.Run = b.Packaged
-	for _, args := range [][]string{
-		{"build", "-trimpath", "-ldflags=-s -w", "-o", b.Packaged, "."},
-		{"build", "-trimpath", "-o", b.Unstripped, "."},
-	} {
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	static := []string{"CGO_ENABLED=0"}
+	if err := childproc.Build(ctx, repo, b.Packaged, ".", static, "-trimpath", "-ldflags=-s -w"); err != nil {
+		return b, err
 	}
-	return b, nil
+	return b, childproc.Build(ctx, repo, b.Unstripped, ".", static, "-trimpath")
 }
 
 func fileSize(path string) int64 {
@@ -64,91 +50,41 @@ func fileSize(path string) int64 {
 // handlerProc is the handler running as the Functions host runs it: a
 // child process listening on FUNCTIONS_CUSTOMHANDLER_PORT.
 type handlerProc struct {
-	cmd    *exec.Cmd
-	base   string // http://127.0.0.1:port
+	*childproc.Handler
 	client *http.Client
-	stderr *tailBuffer
-	exited chan struct{}
+	// stderr keeps the end of the handler's log (JSON lines): it logs
+	// every invocation, so all of it would not fit a long run.
+	stderr *childproc.Log
 }
 
 // startHandler starts bin with env and waits, as the host does, for GET /
-// to answer 200, probing every poll. It returns the time from exec to that
-// first 200.
+// to answer 200, probing every poll on a fresh connection. It returns the
+// time from exec to that first 200.
 func startHandler(ctx context.Context, bin string, env map[string]string, poll time.Duration) (*handlerProc, time.Duration, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, 0, err
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "FUNCTIONS_CUSTOMHANDLER_PORT=" + strconv.Itoa(port)}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	h := &handlerProc{cmd: cmd, base: "http://127.0.0.1:" + strconv.Itoa(port), stderr: &tailBuffer{}, exited: make(chan struct{}),
-		client: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
-			Proxy: nil, MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute,
-		}}}
-	cmd.Stderr = h.stderr
+	stderr := &childproc.Log{Keep: 16 << 10}
 	// The handler dies with the bench. Start-up is timed from just before
-	// the start; the thread hand-off in childproc costs microseconds.
+	// the start; picking a port and the thread hand-off in childproc cost
+	// microseconds.
 	t0 := time.Now()
-	if err := childproc.Start(cmd, syscall.SIGKILL, func(error) { close(h.exited) }); err != nil {
-		return nil, 0, fmt.Errorf("start handler: %w", err)
+	h, err := childproc.StartHandler(ctx, bin, childproc.Env(env), stderr, childproc.Ready{Poll: poll})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %s", err, stderr.Tail(4000))
 	}
-
-	// A fresh connection per probe, as the host's probes are: a refused
-	// connection costs microseconds, so the probe does not hide the
-	// start-up it measures.
-	probe := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	deadline := t0.Add(30 * time.Second)
-	for {
-		resp, err := probe.Get(h.base + "/")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return h, time.Since(t0), nil
-			}
-		}
-		select {
-		case <-h.exited:
-			return nil, 0, fmt.Errorf("handler exited before answering GET /: %s", h.stderr.tail())
-		case <-ctx.Done():
-			h.stop()
-			return nil, 0, ctx.Err()
-		case <-time.After(poll):
-		}
-		if time.Now().After(deadline) {
-			h.stop()
-			return nil, 0, fmt.Errorf("handler did not answer GET / within 30 s: %s", h.stderr.tail())
-		}
-	}
+	return &handlerProc{Handler: h, stderr: stderr, client: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{
+		Proxy: nil, MaxIdleConns: 256, MaxIdleConnsPerHost: 128, IdleConnTimeout: time.Minute,
+	}}}, time.Since(t0), nil
 }
 
 // stop ends the handler as the host does (SIGTERM), killing it if it
 // does not exit within ten seconds.
-func (h *handlerProc) stop() {
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.exited:
-	case <-time.After(10 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-h.exited
-	}
-}
+func (h *handlerProc) stop() { h.Stop(10 * time.Second) }
 
-func (h *handlerProc) logTail() string { return h.stderr.tail() }
+func (h *handlerProc) logTail() string { return h.stderr.Tail(4000) }
 
 // invoke posts an invocation envelope to a function, as the host does, and
 // returns the status and the Logs of the answer.
 func (h *handlerProc) invoke(ctx context.Context, function string, envelope []byte) (int, []string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/"+function, bytes.NewReader(envelope))
-	if err != nil {
-		return 0, nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Azure-Functions-InvocationId", strconv.FormatInt(time.Now().UnixNano(), 36))
-	resp, err := h.client.Do(req)
+	resp, err := hostcall.Invoke(ctx, h.client, h.Base, function, "", envelope)
 	if err != nil {
 		return 0, nil, fmt.Errorf("POST /%s: %w", function, err)
 	}
@@ -162,53 +98,11 @@ func (h *handlerProc) invoke(ctx context.Context, function string, envelope []by
 
 // memory reads the handler's peak and current resident set size.
 func (h *handlerProc) memory() (peak, current int64, err error) {
-	return residentSet(h.cmd.Process.Pid)
+	return residentSet(h.Pid())
 }
 
 // cpu reads the CPU time the handler has used so far.
-func (h *handlerProc) cpu() (time.Duration, error) { return cpuTime(h.cmd.Process.Pid) }
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// tailBuffer keeps the end of the handler's log (JSON lines on stderr),
-// for error messages. The handler logs every invocation, so all of it
-// would not fit a long run.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-const tailKeep = 16 << 10
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	if len(b.buf) > 2*tailKeep {
-		b.buf = append([]byte(nil), b.buf[len(b.buf)-tailKeep:]...)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := string(b.buf)
-	if len(s) > 4000 {
-		s = "…" + s[len(s)-4000:]
-	}
-	if strings.TrimSpace(s) == "" {
-		return "(the handler logged nothing)"
-	}
-	return s
-}
+func (h *handlerProc) cpu() (time.Duration, error) { return cpuTime(h.Pid()) }
 
 // errNoProc says the platform has no /proc to read memory from.
 var errNoProc = errors.New("no /proc on this platform")

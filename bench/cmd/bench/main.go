@@ -130,10 +130,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Params: params{Events: o.events, Warmup: o.warmup, Concurrency: o.concurrency, Rounds: o.rounds, Tenants: o.tenants,
 			Grants: o.grants, DuePercent: o.duePercent, Starts: o.starts, PollMs: ms(o.poll)}}
 
-	shapes, err := loadHostShapes(o.repo)
-	if err != nil {
-		return fmt.Errorf("host fixtures: %w", err)
-	}
 	w := newWorkload(o, began)
 
 	dir, err := os.MkdirTemp("", "bench-")
@@ -165,10 +161,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer graphProxy.close()
 
-	if err := queuePhase(ctx, o, w, shapes, bins, graph, graphProxy, res, progress); err != nil {
+	if err := queuePhase(ctx, o, w, bins, graph, graphProxy, res, progress); err != nil {
 		return err
 	}
-	if err := sweepPhase(ctx, o, w, shapes, bins, graph, graphProxy, res, progress); err != nil {
+	if err := sweepPhase(ctx, o, w, bins, graph, graphProxy, res, progress); err != nil {
 		return err
 	}
 

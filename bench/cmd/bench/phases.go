@@ -55,7 +55,7 @@ type roundTrips struct {
 // through its own handler process, beside the floor. Each event type gets a
 // fresh Azurite: the emulator slows down as its tables grow, and the second
 // type would otherwise pay for the rows the first one left.
-func queuePhase(ctx context.Context, o options, w *workload, shapes hostShapes, bins binaries, graph *graphServer, graphProxy *countingProxy, res *results, progress func(string, ...any)) error {
+func queuePhase(ctx context.Context, o options, w *workload, bins binaries, graph *graphServer, graphProxy *countingProxy, res *results, progress func(string, ...any)) error {
 	for i, fn := range []string{fnInvitationSent, fnGDAPApproved} {
 		progress("starting a fresh Azurite for %s", fn)
 		st, err := startStorage()
@@ -66,7 +66,7 @@ func queuePhase(ctx context.Context, o options, w *workload, shapes hostShapes, 
 			err = timeStarts(ctx, o, bins, st, graph, res, progress)
 		}
 		if err == nil {
-			err = queueEvents(ctx, o, w, shapes, bins, st, graph, graphProxy, fn, res, progress)
+			err = queueEvents(ctx, o, w, bins, st, graph, graphProxy, fn, res, progress)
 		}
 		st.close()
 		if err != nil {
@@ -94,7 +94,7 @@ func timeStarts(ctx context.Context, o options, bins binaries, st *storage, grap
 
 // queueEvents measures one event type: a warm-up, then the floor and the
 // handler taking turns, then the handler's memory.
-func queueEvents(ctx context.Context, o options, w *workload, shapes hostShapes, bins binaries, st *storage, graph *graphServer, graphProxy *countingProxy, fn string, res *results, progress func(string, ...any)) error {
+func queueEvents(ctx context.Context, o options, w *workload, bins binaries, st *storage, graph *graphServer, graphProxy *countingProxy, fn string, res *results, progress func(string, ...any)) error {
 	h, _, err := startHandler(ctx, bins.Run, handlerEnv(st.proxied(), graphProxy.URL), o.poll)
 	if err != nil {
 		return err
@@ -111,10 +111,7 @@ func queueEvents(ctx context.Context, o options, w *workload, shapes hostShapes,
 	// Warm-up: connections, queue creation, and the commit's shape,
 	// which the floor copies.
 	progress("%s: %d warm-up invocations", fn, o.warmup)
-	warm, err := envelopes(shapes, w.events(fn, 0, w.warm))
-	if err != nil {
-		return err
-	}
+	warm := envelopes(w.events(fn, 0, w.warm))
 	before := st.tables.snapshot()
 	if _, err := invokeAll(ctx, h, fn, warm, o.concurrency, map[string]int{}); err != nil {
 		return err
@@ -129,10 +126,7 @@ func queueEvents(ctx context.Context, o options, w *workload, shapes hostShapes,
 	if r.FloorShape.PadBytes, err = calibrateFloor(ctx, grants, st.tables, w.customers[0], fn, r.FloorShape.Ops, r.FloorShape.BatchBytes); err != nil {
 		return err
 	}
-	measured, err := envelopes(shapes, w.events(fn, w.warm, w.warm+o.events))
-	if err != nil {
-		return err
-	}
+	measured := envelopes(w.events(fn, w.warm, w.warm+o.events))
 	// Floor and handler take turns, in rounds, so that both meet the
 	// same table sizes (Azurite slows down as its tables grow) and the
 	// same load from whatever else runs on the machine.
@@ -202,16 +196,12 @@ func queueEvents(ctx context.Context, o options, w *workload, shapes hostShapes,
 
 // envelopes renders events in the host's Service Bus shape, before any
 // timing starts.
-func envelopes(shapes hostShapes, evs []event) ([][]byte, error) {
+func envelopes(evs []event) [][]byte {
 	out := make([][]byte, len(evs))
 	for i, e := range evs {
-		b, err := shapes.queueEnvelope(e)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = b
+		out[i] = queueEnvelope(e)
 	}
-	return out, nil
+	return out
 }
 
 // invokeAll sends the envelopes to function at the given concurrency and
@@ -246,7 +236,7 @@ func invokeAll(ctx context.Context, h *handlerProc, function string, envs [][]by
 // sweepPhase seeds a fresh Azurite with the sweep's data set, invokes the
 // handler's expiry-sweep once, and runs a full-table scan over the same
 // data.
-func sweepPhase(ctx context.Context, o options, w *workload, shapes hostShapes, bins binaries, graph *graphServer, graphProxy *countingProxy, res *results, progress func(string, ...any)) error {
+func sweepPhase(ctx context.Context, o options, w *workload, bins binaries, graph *graphServer, graphProxy *countingProxy, res *results, progress func(string, ...any)) error {
 	progress("starting a fresh Azurite for the sweep phase")
 	st, err := startStorage()
 	if err != nil {
@@ -282,7 +272,7 @@ func sweepPhase(ctx context.Context, o options, w *workload, shapes hostShapes, 
 	}
 	defer h.stop()
 	progress("sweeping")
-	r, err := runSweep(ctx, h, shapes, st, graphProxy)
+	r, err := runSweep(ctx, h, st, graphProxy)
 	if err != nil {
 		return err
 	}

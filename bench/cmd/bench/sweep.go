@@ -257,12 +257,9 @@ type fullScanResult struct {
 }
 
 // runSweep invokes the handler's expiry-sweep once and reads what it did.
-func runSweep(ctx context.Context, h *handlerProc, shapes hostShapes, st *storage, graph *countingProxy) (sweepResult, error) {
+func runSweep(ctx context.Context, h *handlerProc, st *storage, graph *countingProxy) (sweepResult, error) {
 	var r sweepResult
-	env, err := shapes.timerEnvelope(time.Now())
-	if err != nil {
-		return r, err
-	}
+	env := timerEnvelope(time.Now())
 	t0, g0, q0 := st.tables.snapshot(), graph.snapshot(), st.queues.snapshot()
 	start := time.Now()
 	status, logs, err := h.invoke(ctx, fnExpirySweep, env)

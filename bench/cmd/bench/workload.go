@@ -1,15 +1,13 @@
 package main
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
@@ -73,9 +71,7 @@ func (w *workload) guid() string {
 			b[i+j] = byte(v >> (8 * j))
 		}
 	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return hostcall.FormatGUID(b)
 }
 
 // seed is the simulated directory: one partner tenant with its mailbox,
@@ -148,57 +144,17 @@ func (w *workload) events(function string, from, to int) []event {
 	return out
 }
 
-// hostShapes are the Functions host's own invocation payloads, from the
-// repository's fixtures, so that the handler decodes what the real host
-// sends (JSON-quoted string metadata, numbers as strings, base64 body).
-type hostShapes struct {
-	queue []byte // a Service Bus trigger invocation
-	timer []byte // a timer trigger invocation
+// queueEnvelope puts an event into the host's Service Bus shape
+// (internal/hostcall), first delivery, with the schemaVersion property the
+// app's publisher adds.
+func queueEnvelope(e event) []byte {
+	return hostcall.Queue(hostcall.QueueArgs{Sys: hostcall.Sys{Function: e.function}, Body: e.body, MessageID: e.id,
+		Properties: map[string]any{"schemaVersion": "1"}})
 }
 
-func loadHostShapes(repo string) (hostShapes, error) {
-	var h hostShapes
-	var err error
-	if h.queue, err = os.ReadFile(filepath.Join(repo, "testdata", "servicebus-invitation-sent.json")); err != nil {
-		return h, err
-	}
-	if h.timer, err = os.ReadFile(filepath.Join(repo, "testdata", "timer-expiry-sweep.json")); err != nil {
-		return h, err
-	}
-	return h, nil
-}
-
-// queueEnvelope puts an event into the host's Service Bus shape, first
-// delivery, keeping every other quirk of the fixture.
-func (h hostShapes) queueEnvelope(e event) ([]byte, error) {
-	var env map[string]any
-	if err := json.Unmarshal(h.queue, &env); err != nil {
-		return nil, fmt.Errorf("queue fixture: %w", err)
-	}
-	data, _ := env["Data"].(map[string]any)
-	md, _ := env["Metadata"].(map[string]any)
-	sys, _ := md["sys"].(map[string]any)
-	if data == nil || md == nil || sys == nil {
-		return nil, fmt.Errorf("queue fixture: no Data, Metadata or Metadata.sys")
-	}
-	data["msg"] = base64.StdEncoding.EncodeToString(e.body)
-	md["MessageId"] = strconv.Quote(e.id)
-	md["DeliveryCount"] = "1"
-	sys["MethodName"] = e.function
-	return json.Marshal(env)
-}
-
-// timerEnvelope is the host's timer invocation of the sweep, on time.
-func (h hostShapes) timerEnvelope(now time.Time) ([]byte, error) {
-	var env map[string]any
-	if err := json.Unmarshal(h.timer, &env); err != nil {
-		return nil, fmt.Errorf("timer fixture: %w", err)
-	}
-	md, _ := env["Metadata"].(map[string]any)
-	sys, _ := md["sys"].(map[string]any)
-	if sys == nil {
-		return nil, fmt.Errorf("timer fixture: no Metadata.sys")
-	}
-	sys["UtcNow"] = now.UTC().Format(time.RFC3339Nano)
-	return json.Marshal(env)
+// timerEnvelope is the host's timer invocation of the sweep, on time, an
+// hour after the previous run.
+func timerEnvelope(now time.Time) []byte {
+	return hostcall.Timer(hostcall.TimerArgs{Sys: hostcall.Sys{Function: fnExpirySweep, Now: now},
+		Status: &hostcall.ScheduleStatus{Last: now.Add(-time.Hour), Next: now.Add(time.Hour), LastUpdated: now.Add(-time.Hour)}})
 }
