@@ -13,11 +13,16 @@ import (
 	"github.com/mssp-tools/copilot-partner-access/functions"
 	"github.com/mssp-tools/copilot-partner-access/shared/config"
 	"github.com/mssp-tools/copilot-partner-access/shared/graph"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
+	"github.com/mssp-tools/copilot-partner-access/shared/lighthouse"
 	"github.com/mssp-tools/copilot-partner-access/shared/notify"
 	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
+
+// lighthouseGroupName names the partner group in onboarding templates.
+const lighthouseGroupName = "MSSP security analysts"
 
 // buildDeps builds every client once for the life of the process. Nothing
 // here calls the network except creating the tables if they are missing
@@ -84,8 +89,12 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	}
 
 	d := functions.Deps{
-		Config: cfg, Store: store, Directory: dir, Publisher: pub, Notifier: notifier,
-		PartnerCenter: verifier, Logger: logger, Now: now,
+		Config: cfg,
+		Lifecycle: lifecycle.New(lifecycle.Deps{
+			Store: store, Guests: dir, GDAP: dir, Publisher: pub, Notifier: notifier,
+			Templates: lighthouse.Templates{GroupName: lighthouseGroupName}, Clock: lifecycle.ClockFunc(now),
+		}, functions.LifecycleOptions(cfg)),
+		PartnerCenter: verifier, Logger: logger,
 	}
 	closeAll := func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

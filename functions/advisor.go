@@ -17,7 +17,7 @@ type adviceRequest struct {
 
 // advisor recommends an access method from the guide's matrices: all three
 // methods, best first, with whether each fits and why.
-func (d Deps) advisor(_ context.Context, _ *call, req funchost.HTTPRequest) (funchost.HTTPResponse, error) {
+func (d Deps) advisor(_ context.Context, req funchost.HTTPRequest) (funchost.HTTPResponse, error) {
 	var body adviceRequest
 	if err := decodeJSON(req.Body, &body); err != nil {
 		return funchost.HTTPResponse{}, err

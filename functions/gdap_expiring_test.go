@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 var relEnd = t0.Add(730 * access.Day)
@@ -147,8 +149,13 @@ func activeGuest(t *testing.T, e *env) access.Grant {
 }
 
 func expiring(g access.Grant, stage int, expires time.Time) []byte {
-	return mustJSON(expiringBody{EventID: expiringID(g.CustomerTenantID, g.ID, expires, stage), OccurredAt: t0,
-		CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, NoticeDays: stage, ExpiresAt: expires})
+	b, _ := json.Marshal(lifecycle.ExpiringMessage(g.CustomerTenantID, g.ID, expires, stage, t0))
+	return b
+}
+
+// expiringID is the id the app gives the grant-expiring message of a stage.
+func expiringID(customer, grantID string, expires time.Time, stage int) string {
+	return lifecycle.ExpiringMessage(customer, grantID, expires, stage, t0).EventID
 }
 
 func TestNoticesAndExpiry(t *testing.T) {
@@ -232,7 +239,7 @@ func TestSweepPublishesWhatIsDue(t *testing.T) {
 	var stages []int
 	for i := scheduled; i < len(e.published.to(FnGrantExpiring)); i++ {
 		m := e.published.to(FnGrantExpiring)[i]
-		b, err := parseGrantExpiring(m.Body, e.deps.policy())
+		b, err := parseGrantExpiring(m.Body, e.deps.Config.Policy())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -62,7 +62,7 @@ const maxExpiresWithinDays = 3650
 // grants is the read-only view: GET grants[/<customer>[/<grantId>]] with
 // the query filters customerTenantId, status, expiresWithinDays and paging
 // by continuationToken.
-func (d Deps) grants(ctx context.Context, _ *call, req funchost.HTTPRequest) (funchost.HTTPResponse, error) {
+func (d Deps) grants(ctx context.Context, req funchost.HTTPRequest) (funchost.HTTPResponse, error) {
 	customer := lower(req.Params["customerTenantId"])
 	grantID := req.Params["grantId"]
 	f := fieldCheck{}
@@ -99,7 +99,7 @@ func (d Deps) grants(ctx context.Context, _ *call, req funchost.HTTPRequest) (fu
 		if err != nil || n < 0 || n > maxExpiresWithinDays {
 			f["expiresWithinDays"] = fmt.Sprintf("must be a whole number from 0 to %d", maxExpiresWithinDays)
 		} else {
-			q.ExpiresBefore = d.now().Add(time.Duration(n) * access.Day)
+			q.ExpiresBefore = d.Lifecycle.Now().Add(time.Duration(n) * access.Day)
 		}
 	}
 	if s := req.Query.Get("limit"); s != "" {
@@ -112,9 +112,9 @@ func (d Deps) grants(ctx context.Context, _ *call, req funchost.HTTPRequest) (fu
 	if err := f.err(); err != nil {
 		return funchost.HTTPResponse{}, err
 	}
-	list, next, err := d.Store.List(ctx, q)
+	list, next, err := d.Lifecycle.Grants(ctx, q)
 	if err != nil {
-		return funchost.HTTPResponse{}, fmt.Errorf("list grants: %w", err)
+		return funchost.HTTPResponse{}, err
 	}
 	out := make([]grantJSON, len(list))
 	for i, g := range list {
@@ -128,13 +128,9 @@ func (d Deps) grants(ctx context.Context, _ *call, req funchost.HTTPRequest) (fu
 }
 
 func (d Deps) oneGrant(ctx context.Context, customer, grantID string) (funchost.HTTPResponse, error) {
-	g, _, err := d.Store.Grant(ctx, customer, grantID)
+	g, trail, err := d.Lifecycle.Trail(ctx, customer, grantID)
 	if err != nil {
 		return funchost.HTTPResponse{}, err
-	}
-	trail, err := d.Store.Audit(ctx, customer, grantID)
-	if err != nil {
-		return funchost.HTTPResponse{}, fmt.Errorf("read audit of %s: %w", grantID, err)
 	}
 	return funchost.JSON(http.StatusOK, map[string]any{"grant": toJSON(g), "audit": nonNil(trail)}), nil
 }

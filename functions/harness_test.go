@@ -15,13 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/config"
 	"github.com/mssp-tools/copilot-partner-access/shared/graph"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
+	"github.com/mssp-tools/copilot-partner-access/shared/lighthouse"
 	"github.com/mssp-tools/copilot-partner-access/shared/notify"
-	"github.com/mssp-tools/copilot-partner-access/shared/servicebus"
 	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
@@ -99,7 +101,7 @@ type env struct {
 	handler http.Handler
 	store   *tablestore.Store
 	sim     *graphsim.Server
-	queues  *servicebus.LocalQueues
+	queues  *localqueue.Queues
 	teams   *sink
 	tickets *sink
 	clock   *clock
@@ -173,7 +175,7 @@ func (e *env) ticket(cmd map[string]any) httpResult {
 // recorder publishes through the real local queues and remembers what it
 // published.
 type recorder struct {
-	inner access.Publisher
+	inner lifecycle.Publisher
 	mu    sync.Mutex
 	msgs  []access.Message
 	fail  bool // answer as an unavailable Service Bus would
@@ -257,7 +259,7 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	ticketSrv := httptest.NewServer(e.tickets)
 	t.Cleanup(ticketSrv.Close)
 
-	q, err := servicebus.NewLocalQueues(az.ConnectionString, &servicebus.LocalOptions{Clock: e.clock.Now})
+	q, err := localqueue.New(az.ConnectionString, &localqueue.Options{Clock: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,8 +306,12 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	e.published = &recorder{inner: q}
 	e.drain()
 	e.deps = Deps{
-		Config: cfg, Store: store, Directory: dir, Publisher: e.published, Notifier: notifier, PartnerCenter: verifier,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Now: e.clock.Now,
+		Config: cfg,
+		Lifecycle: lifecycle.New(lifecycle.Deps{
+			Store: store, Guests: dir, GDAP: dir, Publisher: e.published, Notifier: notifier,
+			Templates: lighthouse.Templates{GroupName: "MSSP security analysts"}, Clock: lifecycle.ClockFunc(e.clock.Now),
+		}, LifecycleOptions(cfg)),
+		PartnerCenter: verifier, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
 	e.handler = Routes(e.deps)
 	return e
@@ -401,7 +407,7 @@ func (e *env) mails() []graphsim.Mail { return e.sim.State().Mails }
 
 // pending drains a local queue (without deleting) and returns the decoded
 // bodies of the messages in it.
-func (e *env) pending(queue string) []servicebus.Delivery {
+func (e *env) pending(queue string) []localqueue.Delivery {
 	e.t.Helper()
 	ds, err := e.queues.Peek(context.Background(), queue, 32)
 	if err != nil {

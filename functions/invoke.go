@@ -12,6 +12,7 @@ import (
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 // Size limits. An HTTP function's body is refused over funchost.MaxHTTPBody
@@ -19,40 +20,26 @@ import (
 // escaped string, so it may be several times larger.
 const maxEnvelope = funchost.DefaultLimit
 
-// Outcomes of a queue message, as logged and kept in the ledger.
-const (
-	outcomeProcessed = "processed"
-	outcomeDuplicate = "duplicate"
-	outcomeStale     = "stale"
-	outcomeRejected  = "rejected"
-	outcomeRefused   = "refused"
-)
+// outcomeRejected is the outcome of a message kept in Rejected.
+const outcomeRejected = "rejected"
 
-// call is one invocation: its logger carries the invocation id and
-// function name, and handlers add lines to logs for the host.
+// call is one invocation: its trace carries the invocation id and function
+// name, and collects the lines the host shows.
 type call struct {
-	d      Deps
-	name   string
-	id     string
-	log    *slog.Logger
-	logs   []string
-	start  time.Time
-	status int
+	name  string
+	trace *lifecycle.Trace
+	start time.Time
 }
 
-func (c *call) logf(format string, args ...any) {
-	c.logs = append(c.logs, fmt.Sprintf(format, args...))
-}
-
-func newCall(d Deps, name string, r *http.Request) *call {
+func newCall(d Deps, name string, r *http.Request) (*call, context.Context) {
 	id := r.Header.Get(funchost.InvocationIDHeader)
-	logger := d.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	}
-	return &call{d: d, name: name, id: id, start: time.Now(),
-		log: logger.With("function", name, "invocationId", id)}
+	tr := lifecycle.NewTrace(d.Logger).With("function", name, "invocationId", id)
+	return &call{name: name, trace: tr, start: time.Now()}, lifecycle.WithTrace(r.Context(), tr)
 }
+
+func (c *call) log() *slog.Logger { return c.trace.Log() }
+
+func (c *call) ms() int64 { return time.Since(c.start).Milliseconds() }
 
 // readEnvelope reads the raw invocation so that a message that cannot be
 // decoded can still be kept whole.
@@ -68,7 +55,7 @@ func readEnvelope(r *http.Request) ([]byte, error) {
 }
 
 // queueHandler processes one decoded queue message and returns its outcome.
-type queueHandler func(ctx context.Context, c *call, msg funchost.QueueMessage) (string, error)
+type queueHandler func(ctx context.Context, msg funchost.QueueMessage) (lifecycle.Outcome, error)
 
 // queueFunction decodes a Service Bus invocation, runs h, and answers the
 // host: 200 when the message is done with (processed, duplicate, stale,
@@ -76,8 +63,7 @@ type queueHandler func(ctx context.Context, c *call, msg funchost.QueueMessage) 
 // redelivered.
 func queueFunction(d Deps, name string, h queueHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := newCall(d, name, r)
-		ctx := r.Context()
+		c, ctx := newCall(d, name, r)
 		raw, err := readEnvelope(r)
 		var msg funchost.QueueMessage
 		if err == nil {
@@ -89,58 +75,54 @@ func queueFunction(d Deps, name string, h queueHandler) http.Handler {
 		}
 		if err != nil {
 			// The envelope itself is unreadable: keep all of it.
-			c.finishQueue(ctx, w, "", raw, access.WrapKind(access.KindInvalid, err, "decode invocation"))
+			c.finishQueue(ctx, d, w, "", raw, access.WrapKind(access.KindInvalid, err, "decode invocation"))
 			return
 		}
-		c.log = c.log.With("messageId", msg.ID, "deliveryCount", msg.DeliveryCount)
-		outcome, err := h(ctx, c, msg)
+		c.trace = c.trace.With("messageId", msg.ID, "deliveryCount", msg.DeliveryCount)
+		ctx = lifecycle.WithTrace(ctx, c.trace)
+		outcome, err := h(ctx, msg)
 		if err != nil {
-			c.finishQueue(ctx, w, msg.ID, msg.Body, err)
+			c.finishQueue(ctx, d, w, msg.ID, msg.Body, err)
 			return
 		}
-		c.logf("%s: %s", msg.ID, outcome)
-		c.log.Info("invocation done", "outcome", outcome, "ms", time.Since(c.start).Milliseconds())
-		_ = funchost.WriteOutcome(w, http.StatusOK, c.logs)
+		c.trace.Linef("%s: %s", msg.ID, outcome)
+		c.log().Info("invocation done", "outcome", string(outcome), "ms", c.ms())
+		_ = funchost.WriteOutcome(w, http.StatusOK, c.trace.Lines())
 	})
 }
 
 // finishQueue answers a failed queue invocation: bad input is kept whole in
 // Rejected and completed; anything else fails the invocation so that the
 // message is redelivered (and dead-lettered after maxDeliveryCount).
-func (c *call) finishQueue(ctx context.Context, w http.ResponseWriter, messageID string, body []byte, err error) {
-	status := queueStatus(err)
+func (c *call) finishQueue(ctx context.Context, d Deps, w http.ResponseWriter, messageID string, body []byte, err error) {
+	status := outcomeStatus(err)
 	if status == http.StatusOK {
-		if rerr := c.reject(ctx, messageID, body, err); rerr != nil {
-			err = rerr
-			status = http.StatusServiceUnavailable
-		} else {
-			c.logf("%s: rejected: %v", messageID, err)
-			c.log.Warn("message rejected", "outcome", outcomeRejected, "reason", err.Error(), "ms", time.Since(c.start).Milliseconds())
-			_ = funchost.WriteOutcome(w, http.StatusOK, c.logs)
+		rerr := errors.New("no lifecycle to keep the rejected message")
+		if d.Lifecycle != nil {
+			rerr = d.Lifecycle.Reject(ctx, c.name, messageID, body, err)
+		}
+		if rerr == nil {
+			c.trace.Linef("%s: rejected: %v", messageID, err)
+			c.log().Warn("message rejected", "outcome", outcomeRejected, "reason", err.Error(), "ms", c.ms())
+			_ = funchost.WriteOutcome(w, http.StatusOK, c.trace.Lines())
 			return
 		}
+		err, status = rerr, http.StatusServiceUnavailable
 	}
-	c.logf("%s: failed, will be retried: %v", messageID, err)
-	c.log.Error("invocation failed", "status", status, "kind", access.KindOf(err).String(), "err", err.Error(),
-		"ms", time.Since(c.start).Milliseconds())
-	_ = funchost.WriteOutcome(w, status, c.logs)
+	c.trace.Linef("%s: failed, will be retried: %v", messageID, err)
+	c.failed(status, err)
+	_ = funchost.WriteOutcome(w, status, c.trace.Lines())
 }
 
-func (c *call) reject(ctx context.Context, messageID string, body []byte, reason error) error {
-	if c.d.Store == nil {
-		return errors.New("no store to keep the rejected message")
-	}
-	// The store keeps up to tablestore.MaxRejectedBody and says so in the
-	// reason when it must cut a larger one.
-	return c.d.Store.Reject(ctx, access.Rejected{
-		Source: c.name, MessageID: messageID, ReceivedAt: c.d.now(), Reason: reason.Error(), Body: body,
-	})
+func (c *call) failed(status int, err error) {
+	c.log().Error("invocation failed", "status", status, "kind", access.KindOf(err).String(), "err", err.Error(), "ms", c.ms())
 }
 
-// queueStatus is the one place that decides what an error means to the
+// outcomeStatus is the one place that decides what an error means to the
 // host for a queue or timer function. 200 means "done with it": only bad
-// input that no retry can fix. Everything else asks for a redelivery.
-func queueStatus(err error) int {
+// input that no retry can fix. Everything else asks for a redelivery (a
+// timer's failure is logged by the host and the next run tries again).
+func outcomeStatus(err error) int {
 	switch access.KindOf(err) {
 	case access.KindInvalid, access.KindRefused, access.KindNotFound:
 		return http.StatusOK
@@ -151,43 +133,44 @@ func queueStatus(err error) int {
 }
 
 // timerHandler runs one timer invocation.
-type timerHandler func(ctx context.Context, c *call, t funchost.TimerInfo) error
+type timerHandler func(ctx context.Context, t funchost.TimerInfo) error
 
 func timerFunction(d Deps, name string, h timerHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := newCall(d, name, r)
+		c, ctx := newCall(d, name, r)
 		inv, err := funchost.DecodeRequest(r, maxEnvelope)
 		var t funchost.TimerInfo
 		if err == nil {
 			t, err = inv.Timer("timer")
 		}
 		if err == nil {
-			err = h(r.Context(), c, t)
+			err = h(ctx, t)
 		}
 		status := http.StatusOK
 		if err != nil {
-			status = http.StatusInternalServerError
-			if k := access.KindOf(err); k == access.KindTransient || k == access.KindConflict {
-				status = http.StatusServiceUnavailable
+			// A timer has no message to keep: a bad invocation and a failed
+			// run both fail it, whatever their kind.
+			if status = outcomeStatus(err); status == http.StatusOK {
+				status = http.StatusInternalServerError
 			}
-			c.logf("failed: %v", err)
-			c.log.Error("invocation failed", "status", status, "err", err.Error(), "ms", time.Since(c.start).Milliseconds())
+			c.trace.Linef("failed: %v", err)
+			c.failed(status, err)
 		} else {
-			c.log.Info("invocation done", "ms", time.Since(c.start).Milliseconds())
+			c.log().Info("invocation done", "ms", c.ms())
 		}
-		_ = funchost.WriteOutcome(w, status, c.logs)
+		_ = funchost.WriteOutcome(w, status, c.trace.Lines())
 	})
 }
 
 // httpHandler answers one HTTP trigger.
-type httpHandler func(ctx context.Context, c *call, req funchost.HTTPRequest) (funchost.HTTPResponse, error)
+type httpHandler func(ctx context.Context, req funchost.HTTPRequest) (funchost.HTTPResponse, error)
 
 // httpFunction decodes an HTTP trigger invocation (without request
 // forwarding), runs h, and answers through Outputs.res; errors become
 // problem responses.
 func httpFunction(d Deps, name string, h httpHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := newCall(d, name, r)
+		c, ctx := newCall(d, name, r)
 		inv, err := funchost.DecodeRequest(r, maxEnvelope)
 		var req funchost.HTTPRequest
 		if err == nil {
@@ -201,7 +184,7 @@ func httpFunction(d Deps, name string, h httpHandler) http.Handler {
 		case err != nil:
 			res = funchost.Problem(http.StatusBadRequest, "Malformed invocation", err.Error(), nil)
 		default:
-			res, err = h(r.Context(), c, req)
+			res, err = h(ctx, req)
 			if err != nil {
 				res = problem(err)
 			}
@@ -213,9 +196,8 @@ func httpFunction(d Deps, name string, h httpHandler) http.Handler {
 				level = slog.LevelError
 			}
 		}
-		c.log.Log(r.Context(), level, "invocation done", "status", res.StatusCode, "ms", time.Since(c.start).Milliseconds(),
-			"err", errString(err))
-		_ = funchost.WriteHTTP(w, res, c.logs)
+		c.log().Log(ctx, level, "invocation done", "status", res.StatusCode, "ms", c.ms(), "err", errString(err))
+		_ = funchost.WriteHTTP(w, res, c.trace.Lines())
 	})
 }
 

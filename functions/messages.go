@@ -11,51 +11,13 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
-// The queue messages of the contract (DESIGN.md section 4). Unknown fields
-// are ignored; missing required fields and malformed values reject the
-// message with every field problem listed.
-
-// invitationSent says a B2B guest invitation was sent.
-type invitationSent struct {
-	EventID          string        `json:"eventId"`
-	OccurredAt       time.Time     `json:"occurredAt"`
-	CustomerTenantID string        `json:"customerTenantId"`
-	PartnerTenantID  string        `json:"partnerTenantId"`
-	InvitationID     string        `json:"invitationId"`
-	InvitedUserID    string        `json:"invitedUserId"`
-	InvitedUserEmail string        `json:"invitedUserEmail"`
-	Roles            []string      `json:"roles"`
-	DurationDays     int           `json:"durationDays"`
-	Ticket           access.Ticket `json:"ticket"`
-	PartnerContacts  []string      `json:"partnerContacts"`
-	CustomerContacts []string      `json:"customerContacts"`
-}
-
-// gdapApproved says a customer approved a GDAP relationship.
-type gdapApproved struct {
-	EventID          string        `json:"eventId"`
-	OccurredAt       time.Time     `json:"occurredAt"`
-	RelationshipID   string        `json:"relationshipId"`
-	PartnerTenantID  string        `json:"partnerTenantId"`
-	CustomerTenantID string        `json:"customerTenantId"`
-	SecurityGroupID  string        `json:"securityGroupId"`
-	Ticket           access.Ticket `json:"ticket"`
-	PartnerContacts  []string      `json:"partnerContacts"`
-	CustomerContacts []string      `json:"customerContacts"`
-}
-
-// grantExpiring says a notice stage (NoticeDays > 0) or the expiry itself
-// (NoticeDays == 0) of a grant is due.
-type grantExpiring struct {
-	EventID          string    `json:"eventId"`
-	OccurredAt       time.Time `json:"occurredAt"`
-	CustomerTenantID string    `json:"customerTenantId"`
-	GrantID          string    `json:"grantId"`
-	NoticeDays       *int      `json:"noticeDays"`
-	ExpiresAt        time.Time `json:"expiresAt"`
-}
+// The queue messages of the contract (DESIGN.md section 4) are
+// lifecycle's types; here they are decoded and checked. Unknown fields are
+// ignored; missing required fields and malformed values reject the message
+// with every field problem listed.
 
 // maxContacts bounds the recipients a message may name.
 const maxContacts = 20
@@ -163,8 +125,8 @@ func (f fieldCheck) roles(in []string) []string {
 	return roles
 }
 
-func parseInvitationSent(body []byte, p access.Policy) (invitationSent, []string, error) {
-	var m invitationSent
+func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent, []string, error) {
+	var m lifecycle.InvitationSent
 	if err := decodeJSON(body, &m); err != nil {
 		return m, nil, err
 	}
@@ -188,11 +150,12 @@ func parseInvitationSent(body []byte, p access.Policy) (invitationSent, []string
 	f.emails("partnerContacts", m.PartnerContacts)
 	f.emails("customerContacts", m.CustomerContacts)
 	m.CustomerTenantID, m.PartnerTenantID, m.InvitedUserID = lower(m.CustomerTenantID), lower(m.PartnerTenantID), lower(m.InvitedUserID)
+	m.Roles = roles
 	return m, roles, f.err()
 }
 
-func parseGDAPApproved(body []byte) (gdapApproved, error) {
-	var m gdapApproved
+func parseGDAPApproved(body []byte) (lifecycle.GDAPApproved, error) {
+	var m lifecycle.GDAPApproved
 	if err := decodeJSON(body, &m); err != nil {
 		return m, err
 	}
@@ -212,8 +175,8 @@ func parseGDAPApproved(body []byte) (gdapApproved, error) {
 	return m, f.err()
 }
 
-func parseGrantExpiring(body []byte, p access.Policy) (grantExpiring, error) {
-	var m grantExpiring
+func parseGrantExpiring(body []byte, p access.Policy) (lifecycle.GrantExpiring, error) {
+	var m lifecycle.GrantExpiring
 	if err := decodeJSON(body, &m); err != nil {
 		return m, err
 	}
@@ -247,3 +210,10 @@ func validRelationshipID(s string) bool {
 }
 
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 func invitation(eventID string, roles ...string) map[string]any {
@@ -62,7 +63,7 @@ func TestInvitationSentActivatesOnce(t *testing.T) {
 	if len(sched) != 1 {
 		t.Fatalf("scheduled: got %d messages, want the 30-day notice only", len(sched))
 	}
-	var next grantExpiring
+	var next lifecycle.GrantExpiring
 	if err := json.Unmarshal(sched[0].Body, &next); err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +266,7 @@ func TestFailedChannelIsRetriedAlone(t *testing.T) {
 	}
 	e.teams.fail(0)
 	un, err := e.store.Unsent(context.Background(), customerTenant, "teams-down-1")
-	if err != nil || len(un) != 1 || un[0].Channel != access.ChannelTeams {
+	if err != nil || len(un) != 1 || un[0].Notification == nil || un[0].Notification.Channel != access.ChannelTeams {
 		t.Fatalf("outbox after the first delivery: got %+v, %v; want only the Teams card unsent", un, err)
 	}
 	// The redelivery comes after the first delivery's claim has lapsed.

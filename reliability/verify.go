@@ -382,14 +382,14 @@ func checkEvent(ctx context.Context, s *stack, o observed, e event) (eventResult
 	if err != nil {
 		return r, fmt.Errorf("read outbox of %s: %w", e.ID, err)
 	}
-	rows := map[string]access.Notification{}
+	rows := map[string]access.OutboxEntry{}
 	for _, n := range unsent {
-		if n.Channel == access.ChannelSchedule || n.Channel == access.ChannelPublish {
+		if n.Kind != access.OutboxNotify || n.Notification == nil {
 			r.pendingSched++
 			continue
 		}
 		r.pendingOut++
-		rows[kindOf(n)] = n
+		rows[kindOf(*n.Notification)] = n
 	}
 	arrivalKey := map[string]string{
 		"partner mail": "mail " + strings.ToLower(e.PartnerContact), "customer mail": "mail " + strings.ToLower(e.CustomerContact),
@@ -406,7 +406,7 @@ func checkEvent(ctx context.Context, s *stack, o observed, e event) (eventResult
 		case n == 0:
 			detail := "no outbox row for it is left unsent"
 			if row, ok := rows[k]; ok {
-				detail = fmt.Sprintf("outbox row %s (%s) is unsent", row.ID, row.Channel)
+				detail = fmt.Sprintf("outbox row %s (%s) is unsent", row.ID, row.Describe())
 				if !row.ClaimedUntil.IsZero() {
 					detail += ", claimed until " + row.ClaimedUntil.UTC().Format(time.RFC3339)
 				}
@@ -416,7 +416,7 @@ func checkEvent(ctx context.Context, s *stack, o observed, e event) (eventResult
 	}
 	for k, row := range rows {
 		if r.notes[k] > 0 {
-			finding(kindPendingOutbox, "outbox row %s (%s) is unsent although the %s arrived", row.ID, row.Channel, k)
+			finding(kindPendingOutbox, "outbox row %s (%s) is unsent although the %s arrived", row.ID, row.Describe(), k)
 		}
 	}
 	return r, nil

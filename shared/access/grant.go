@@ -150,19 +150,12 @@ const (
 	ChannelMail   Channel = "mail"   // Graph sendMail
 	ChannelTeams  Channel = "teams"  // Adaptive Card to a Teams Workflows webhook
 	ChannelTicket Channel = "ticket" // signed comment to the ticketing system
-	// ChannelSchedule is not a message to a person: the row stands for
-	// "publish the grant's scheduled grant-expiring messages", so that the
-	// outbox's once-only sending covers the schedule too.
-	ChannelSchedule Channel = "schedule"
-	// ChannelPublish stands for "publish Message": a queue message that a
-	// state change promises, sent from the outbox like a notification.
-	ChannelPublish Channel = "publish"
 )
 
 // Notification is one message to one audience through one channel. It is
 // rendered when the decision is taken and kept in the outbox until sent.
 type Notification struct {
-	ID               string // unique within the customer: "<event id>/<n>"
+	ID               string // unique within the customer: "<event id>/<n>"; the receiver's idempotency key
 	CustomerTenantID string
 	GrantID          string
 	EventID          string
@@ -174,18 +167,81 @@ type Notification struct {
 	Text             string            // plain text body: what changed and what the reader must do
 	Facts            map[string]string // short key/value pairs (customer, roles, until)
 	Link             string            // the action link, if any (tenant switch, approval page)
+}
+
+// OutboxKind says what an outbox entry stands for.
+type OutboxKind string
+
+// The kinds of outbox entries: everything a committed change promises to
+// do outside the store, sent once after the commit.
+const (
+	OutboxNotify   OutboxKind = "notify"   // deliver Notification to a person
+	OutboxPublish  OutboxKind = "publish"  // publish Message to its queue
+	OutboxSchedule OutboxKind = "schedule" // record and publish the grant's next scheduled action
+)
+
+// OutboxEntry is one thing a state change promises to do after its commit:
+// notify, publish or schedule. It is written with the change, in the same
+// transaction, and marked sent once done, so that a redelivery does only
+// what is left.
+type OutboxEntry struct {
+	ID               string // unique within the customer: "<event id>/<n>", "<event id>/publish", "<event id>/schedule"
+	CustomerTenantID string
+	GrantID          string
+	EventID          string
+	Kind             OutboxKind
+	Notification     *Notification // OutboxNotify
+	Message          *Message      // OutboxPublish
 	Sent             bool
 	SentAt           time.Time
-	// ClaimedUntil is when the invocation that is sending this notification
+	// ClaimedUntil is when the invocation that is carrying out this entry
 	// gives up its claim; until then no other delivery of the same event
-	// sends it, so that two copies of a message processed at once do not
+	// does it, so that two copies of a message processed at once do not
 	// notify twice. A claim that lapses (the sender crashed) lets a
-	// redelivery send it.
+	// redelivery do it.
 	ClaimedUntil time.Time
 	// Version is the outbox row's ETag, for claiming it.
 	Version string
-	// Message is the queue message of a ChannelPublish row.
-	Message *Message
+}
+
+// Describe names the entry for logs: the audience and channel of a
+// notification, the queue and id of a message, or "schedule".
+func (e OutboxEntry) Describe() string {
+	switch {
+	case e.Kind == OutboxNotify && e.Notification != nil:
+		return string(e.Notification.Audience) + " by " + string(e.Notification.Channel)
+	case e.Kind == OutboxPublish && e.Message != nil:
+		return "publish " + e.Message.ID + " to " + e.Message.Queue
+	}
+	return string(e.Kind)
+}
+
+// NotifyEntry is the outbox entry that delivers n.
+func NotifyEntry(n Notification) OutboxEntry {
+	return OutboxEntry{ID: n.ID, CustomerTenantID: n.CustomerTenantID, GrantID: n.GrantID, EventID: n.EventID,
+		Kind: OutboxNotify, Notification: &n}
+}
+
+// Reply is the answer a ticket command got. The ledger keeps it with the
+// delivery, so that a replayed delivery is answered the same.
+type Reply struct {
+	GrantID     string `json:"grantId"`
+	Status      string `json:"status"`
+	ExpiresAt   string `json:"expiresAt,omitempty"`
+	ApprovalURL string `json:"approvalUrl,omitempty"`
+}
+
+// Reservation records, before a create that the far side does not make
+// idempotent (a GDAP relationship, an invitation), what is about to be
+// created and under which name, so that a copy or a redelivery of the same
+// request finds it and resumes instead of creating another.
+type Reservation struct {
+	CustomerTenantID string
+	Key              string // what the create is for, unique per request: "gdap/<delivery id>"
+	Name             string // the name the create uses; the first reservation's name wins
+	Result           string // the id of what was created, once known
+	At               time.Time
+	Version          string // the row's ETag
 }
 
 // DueEntry says that something is due for a grant at a time: the notice of
@@ -207,8 +263,9 @@ type Change struct {
 	Version string // ETag the grant was read at; "" for a new grant
 	EventID string // message or delivery id; "" when no ledger row is wanted
 	Outcome string // what the ledger records for EventID ("processed", "refused", ...)
+	Reply   *Reply // a ticket command's answer, kept with the ledger row
 	Audit   []AuditEntry
-	Outbox  []Notification
+	Outbox  []OutboxEntry
 }
 
 // LedgerEntry records that an event was applied, and how.
@@ -216,6 +273,7 @@ type LedgerEntry struct {
 	EventID string
 	GrantID string
 	Outcome string
+	Reply   *Reply // a ticket command's answer; nil for other events
 	At      time.Time
 }
 

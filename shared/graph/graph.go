@@ -31,7 +31,7 @@ import (
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 
-	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 // DefaultBaseURL is Microsoft Graph v1.0.
@@ -94,7 +94,10 @@ type Client struct {
 	base    *url.URL
 }
 
-var _ access.Directory = (*Client)(nil)
+var (
+	_ lifecycle.Guests = (*Client)(nil)
+	_ lifecycle.GDAP   = (*Client)(nil)
+)
 
 // New returns a client. It checks the options and, for AuthCertificate,
 // reads the certificate, so a misconfiguration shows at start-up; it

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 // DefaultTimeout bounds one webhook POST when Options.HTTPClient is nil.
@@ -78,7 +79,7 @@ type Notifier struct {
 	secrets []string
 }
 
-var _ access.Notifier = (*Notifier)(nil)
+var _ lifecycle.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier. It returns an error when a destination is set
 // without what it needs (a mailer, a tenant, a signer) or is not an http(s)

@@ -18,6 +18,7 @@ import (
 	"github.com/Azure/go-amqp"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 // azureBackend publishes to Azure Service Bus.
@@ -31,7 +32,7 @@ type azureBackend struct {
 	closed  bool
 }
 
-var _ access.Publisher = (*azureBackend)(nil)
+var _ lifecycle.Publisher = (*azureBackend)(nil)
 
 func newAzure(opts Options) (*azureBackend, error) {
 	queues, err := queueSet(opts.Queues)

@@ -60,6 +60,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 // The queues of the contract (DESIGN.md sections 3 and 4).
@@ -122,7 +123,7 @@ type Publisher struct {
 	backend backend
 }
 
-var _ access.Publisher = (*Publisher)(nil)
+var _ lifecycle.Publisher = (*Publisher)(nil)
 
 // New builds the Publisher of the backend opts selects. It does no network
 // I/O: a wrong namespace or an unreachable Azurite shows on the first

@@ -29,7 +29,7 @@ import (
 const MaxBatch = 100
 
 // Commit writes a Change as one entity group transaction on the customer's
-// partition and returns the grant's new version (ETag):
+// partition:
 //
 //   - the grant row: inserted when c.Version is empty (fails if it exists),
 //     else replaced If-Match c.Version;
@@ -45,7 +45,7 @@ const MaxBatch = 100
 // A Change whose Grant.ID is empty writes no grant row: only the ledger and
 // outbox rows (for a message refused before any grant exists). It needs
 // Grant.CustomerTenantID for the partition, must have an empty Version and
-// no Audit (an audit row belongs to a grant), and returns version "".
+// no Audit (an audit row belongs to a grant).
 //
 // Errors: KindConflict if the grant changed or vanished since c.Version,
 // if a new grant already exists, or if the event is already in the ledger;
@@ -55,12 +55,12 @@ const MaxBatch = 100
 // (Processed, Grant) before deciding what happened. KindInvalid if the Change cannot be
 // stored (missing ids, over MaxBatch rows, too large). KindTransient if the
 // service is throttled or unreachable.
-func (s *Store) Commit(ctx context.Context, c access.Change) (string, error) {
+func (s *Store) Commit(ctx context.Context, c access.Change) error {
 	// The stamp follows the real clock, which only moves forward; the
 	// ledger's time is the app's.
 	b, err := buildChange(c, s.now(), s.stamps.next(time.Now()))
 	if err != nil {
-		return "", fmt.Errorf("commit %s: %w", describeChange(c), err)
+		return fmt.Errorf("commit %s: %w", describeChange(c), err)
 	}
 	var resp *http.Response
 	_, err = s.grants.SubmitTransaction(policy.WithCaptureResponse(ctx, &resp), b.actions, nil)
@@ -71,23 +71,9 @@ func (s *Store) Commit(ctx context.Context, c access.Change) (string, error) {
 		if e.Kind == access.KindNotFound {
 			e.Kind = access.KindConflict
 		}
-		return "", e
+		return e
 	}
-	if c.Grant.ID == "" {
-		return "", nil
-	}
-	// aztables drops the per-operation responses; the grant's new ETag is
-	// in the first one, because the grant is the first operation.
-	results, err := parseBatch(resp)
-	if err == nil && (len(results) == 0 || results[0].etag == "") {
-		err = errors.New("no ETag for the grant")
-	}
-	if err != nil {
-		// The change is stored. An error makes the caller retry, and the
-		// retry finds the event in the ledger: safe, unlike a guessed ETag.
-		return "", access.WrapKind(access.KindInternal, err, "commit %s: applied, but the response cannot be read", describeChange(c))
-	}
-	return results[0].etag, nil
+	return nil
 }
 
 func describeChange(c access.Change) string {
@@ -166,7 +152,7 @@ func buildChange(c access.Change, now time.Time, stamp string) (batch, error) {
 		}
 	}
 	if c.EventID != "" {
-		l := access.LedgerEntry{EventID: c.EventID, GrantID: g.ID, Outcome: c.Outcome, At: now}
+		l := access.LedgerEntry{EventID: c.EventID, GrantID: g.ID, Outcome: c.Outcome, Reply: c.Reply, At: now}
 		if err := b.add("ledger row", aztables.TransactionTypeAdd, nil, pk, eventRowKey(c.EventID), ledgerProps(g.CustomerTenantID, l)); err != nil {
 			return b, err
 		}

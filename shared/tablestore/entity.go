@@ -46,17 +46,22 @@ const (
 	pOutcome = "Outcome"
 
 	pNotificationID = "NotificationId"
-	pSeq            = "Seq"
-	pAudience       = "Audience"
-	pChannel        = "Channel"
-	pTo             = "To"
-	pSubject        = "Subject"
-	pText           = "Text"
-	pFacts          = "Facts"
-	pLink           = "Link"
-	pSent           = "Sent"
-	pSentAt         = "SentAt"
-	pClaimedUntil   = "ClaimedUntil"
+	// pOutboxKind says what an outbox row stands for: notify, publish or
+	// schedule (access.OutboxKind).
+	pOutboxKind = "OutboxKind"
+	// pReply is a ticket command's answer on its ledger row, as JSON.
+	pReply        = "Reply"
+	pSeq          = "Seq"
+	pAudience     = "Audience"
+	pChannel      = "Channel"
+	pTo           = "To"
+	pSubject      = "Subject"
+	pText         = "Text"
+	pFacts        = "Facts"
+	pLink         = "Link"
+	pSent         = "Sent"
+	pSentAt       = "SentAt"
+	pClaimedUntil = "ClaimedUntil"
 
 	// The queue message of a ChannelPublish row. PublishQueue is written
 	// whenever there is a message, so its presence says there is one.
@@ -369,6 +374,9 @@ func ledgerProps(customerTenantID string, l access.LedgerEntry) props {
 		pOutcome:          l.Outcome,
 	}
 	p.setTime(pAt, l.At)
+	if l.Reply != nil {
+		_ = p.setList(pReply, l.Reply) // a struct of strings always encodes
+	}
 	return p
 }
 
@@ -379,37 +387,51 @@ func ledgerFromRow(r *row) (access.LedgerEntry, error) {
 		Outcome: r.str(pOutcome),
 		At:      r.time(pAt),
 	}
+	if r.has(pReply) {
+		l.Reply = &access.Reply{}
+		r.list(pReply, l.Reply)
+	}
 	if r.err != nil {
 		return access.LedgerEntry{}, fmt.Errorf("decode ledger entry: %w", r.err)
 	}
 	return l, nil
 }
 
-// outboxProps maps a notification; seq is its place in the Change, which
+// outboxProps maps an outbox entry; seq is its place in the Change, which
 // orders Unsent.
-func outboxProps(n access.Notification, seq int) (props, error) {
+func outboxProps(e access.OutboxEntry, seq int) (props, error) {
 	p := props{
 		pKind:             kindOutbox,
-		pNotificationID:   n.ID,
-		pCustomerTenantID: n.CustomerTenantID,
-		pGrantID:          n.GrantID,
-		pEventID:          n.EventID,
+		pOutboxKind:       string(e.Kind),
+		pNotificationID:   e.ID,
+		pCustomerTenantID: e.CustomerTenantID,
+		pGrantID:          e.GrantID,
+		pEventID:          e.EventID,
 		pSeq:              seq,
-		pAudience:         string(n.Audience),
-		pChannel:          string(n.Channel),
-		pTicketSystem:     n.Ticket.System,
-		pTicketID:         n.Ticket.ID,
-		pSubject:          n.Subject,
-		pText:             n.Text,
-		pLink:             n.Link,
-		pSent:             n.Sent,
+		pSent:             e.Sent,
 	}
-	p.setTime(pSentAt, n.SentAt)
-	p.setTime(pClaimedUntil, n.ClaimedUntil)
-	if err := p.setList(pTo, nonNil(n.To)); err != nil {
-		return nil, err
+	p.setTime(pSentAt, e.SentAt)
+	p.setTime(pClaimedUntil, e.ClaimedUntil)
+	if n := e.Notification; n != nil {
+		p[pAudience] = string(n.Audience)
+		p[pChannel] = string(n.Channel)
+		p[pTicketSystem] = n.Ticket.System
+		p[pTicketID] = n.Ticket.ID
+		p[pSubject] = n.Subject
+		p[pText] = n.Text
+		p[pLink] = n.Link
+		if err := p.setList(pTo, nonNil(n.To)); err != nil {
+			return nil, err
+		}
+		facts := n.Facts
+		if facts == nil {
+			facts = map[string]string{}
+		}
+		if err := p.setList(pFacts, facts); err != nil {
+			return nil, err
+		}
 	}
-	if m := n.Message; m != nil {
+	if m := e.Message; m != nil {
 		if len(m.Body) > bodyPartSize {
 			return nil, access.Errorf(access.KindInvalid, "message %s to publish is %d bytes, over the %d a row keeps", m.ID, len(m.Body), bodyPartSize)
 		}
@@ -423,40 +445,40 @@ func outboxProps(n access.Notification, seq int) (props, error) {
 			}
 		}
 	}
-	facts := n.Facts
-	if facts == nil {
-		facts = map[string]string{}
-	}
-	if err := p.setList(pFacts, facts); err != nil {
-		return nil, err
-	}
 	return p, nil
 }
 
-func outboxFromRow(r *row) (access.Notification, int, error) {
-	n := access.Notification{
+func outboxFromRow(r *row) (access.OutboxEntry, int, error) {
+	e := access.OutboxEntry{
 		ID:               r.str(pNotificationID),
 		CustomerTenantID: r.str(pCustomerTenantID),
 		GrantID:          r.str(pGrantID),
 		EventID:          r.str(pEventID),
-		Audience:         access.Audience(r.str(pAudience)),
-		Channel:          access.Channel(r.str(pChannel)),
-		To:               r.strings(pTo),
-		Ticket:           access.Ticket{System: r.str(pTicketSystem), ID: r.str(pTicketID)},
-		Subject:          r.str(pSubject),
-		Text:             r.str(pText),
-		Link:             r.str(pLink),
+		Kind:             access.OutboxKind(r.str(pOutboxKind)),
 		Sent:             r.bool(pSent),
 		SentAt:           r.time(pSentAt),
 		ClaimedUntil:     r.time(pClaimedUntil),
 		Version:          r.e.ETag,
 	}
-	r.list(pFacts, &n.Facts)
-	if len(n.Facts) == 0 {
-		n.Facts = nil
+	if e.Kind == access.OutboxNotify {
+		n := &access.Notification{
+			ID: e.ID, CustomerTenantID: e.CustomerTenantID, GrantID: e.GrantID, EventID: e.EventID,
+			Audience: access.Audience(r.str(pAudience)),
+			Channel:  access.Channel(r.str(pChannel)),
+			To:       r.strings(pTo),
+			Ticket:   access.Ticket{System: r.str(pTicketSystem), ID: r.str(pTicketID)},
+			Subject:  r.str(pSubject),
+			Text:     r.str(pText),
+			Link:     r.str(pLink),
+		}
+		r.list(pFacts, &n.Facts)
+		if len(n.Facts) == 0 {
+			n.Facts = nil
+		}
+		e.Notification = n
 	}
 	if r.has(pPublishQueue) {
-		n.Message = &access.Message{
+		e.Message = &access.Message{
 			Queue:     r.str(pPublishQueue),
 			ID:        r.str(pPublishID),
 			Body:      r.bytes(pPublishBody),
@@ -467,14 +489,14 @@ func outboxFromRow(r *row) (access.Notification, int, error) {
 			if err != nil {
 				r.err = fmt.Errorf("row %q %q: property %s: %w", r.e.PartitionKey, r.e.RowKey, pPublishProperties, err)
 			}
-			n.Message.Properties = props
+			e.Message.Properties = props
 		}
 	}
 	seq := r.int(pSeq)
 	if r.err != nil {
-		return access.Notification{}, 0, fmt.Errorf("decode notification: %w", r.err)
+		return access.OutboxEntry{}, 0, fmt.Errorf("decode outbox entry: %w", r.err)
 	}
-	return n, seq, nil
+	return e, seq, nil
 }
 
 // decodeProperties reads message properties back from JSON with their

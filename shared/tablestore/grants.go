@@ -55,13 +55,13 @@ func (s *Store) Processed(ctx context.Context, customerTenantID, eventID string)
 
 // Unsent returns the outbox rows of an event not sent yet, claimed or not,
 // in the order the Change listed them, each with its Version for Claim.
-func (s *Store) Unsent(ctx context.Context, customerTenantID, eventID string) ([]access.Notification, error) {
+func (s *Store) Unsent(ctx context.Context, customerTenantID, eventID string) ([]access.OutboxEntry, error) {
 	prefix := outboxPrefix(eventID)
 	conds := append([]cond{{pPartitionKey, "eq", customerPartition(customerTenantID)}},
 		rangeConds(pRowKey, prefix, prefixEnd(prefix))...)
 	conds = append(conds, cond{pSent, "eq", false})
 	type seqd struct {
-		n   access.Notification
+		n   access.OutboxEntry
 		seq int
 	}
 	var rows []seqd
@@ -74,16 +74,11 @@ func (s *Store) Unsent(ctx context.Context, customerTenantID, eventID string) ([
 		return nil, translate(err, "read outbox of event %s of %s", eventID, customerTenantID)
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
-	out := make([]access.Notification, len(rows))
+	out := make([]access.OutboxEntry, len(rows))
 	for i, r := range rows {
 		out[i] = r.n
 	}
 	return out, nil
-}
-
-// MarkSent records that a notification was delivered; see MarkAllSent.
-func (s *Store) MarkSent(ctx context.Context, n access.Notification) error {
-	return s.MarkAllSent(ctx, []access.Notification{n})
 }
 
 // MarkAllSent records notifications of one customer as delivered: it
@@ -92,7 +87,7 @@ func (s *Store) MarkSent(ctx context.Context, n access.Notification) error {
 // MaxBatch rows (marking is idempotent, so a longer list may take several).
 // Marking twice is harmless. KindNotFound if a row does not exist, and
 // then none of its transaction is marked.
-func (s *Store) MarkAllSent(ctx context.Context, ns []access.Notification) error {
+func (s *Store) MarkAllSent(ctx context.Context, ns []access.OutboxEntry) error {
 	if len(ns) == 0 {
 		return nil
 	}
@@ -144,7 +139,7 @@ func (s *Store) MarkAllSent(ctx context.Context, ns []access.Notification) error
 // (by the store's clock), or changed since n was read. n.Version is the
 // row's ETag as read by Unsent; without it the row is read first.
 // KindNotFound if the row does not exist.
-func (s *Store) Claim(ctx context.Context, n access.Notification, until time.Time) (bool, error) {
+func (s *Store) Claim(ctx context.Context, n access.OutboxEntry, until time.Time) (bool, error) {
 	if err := nonEmpty("claim notification",
 		[2]string{"customer tenant id", n.CustomerTenantID}, [2]string{"event id", n.EventID}, [2]string{"notification id", n.ID}); err != nil {
 		return false, err
@@ -186,7 +181,7 @@ func (s *Store) Claim(ctx context.Context, n access.Notification, until time.Tim
 // Release gives up a claim on an outbox row at once, after a failed send,
 // so that the redelivery that follows can send it without waiting for the
 // claim to lapse. A row already gone or sent is no error.
-func (s *Store) Release(ctx context.Context, n access.Notification) error {
+func (s *Store) Release(ctx context.Context, n access.OutboxEntry) error {
 	if err := nonEmpty("release notification",
 		[2]string{"customer tenant id", n.CustomerTenantID}, [2]string{"event id", n.EventID}, [2]string{"notification id", n.ID}); err != nil {
 		return err

@@ -269,61 +269,66 @@ func TestMarshalEntity(t *testing.T) {
 }
 
 func TestOutboxEntityRoundTrip(t *testing.T) {
-	n := access.Notification{
-		ID: "ev-1/2", CustomerTenantID: "c1", GrantID: "b2b:g", EventID: "ev-1",
-		Audience: access.AudienceCustomer, Channel: access.ChannelMail,
-		To: []string{"secops@contoso.example"}, Ticket: access.Ticket{System: "jira", ID: "SEC-42"},
-		Subject: "Access granted", Text: "Line one\nline two", Facts: map[string]string{"roles": "Security Reader"},
-		Link: "https://securitycopilot.microsoft.com/?tenantId=c1", Sent: true,
-		SentAt:       time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC),
-		ClaimedUntil: time.Date(2026, 11, 27, 8, 2, 0, 0, time.UTC),
+	sentAt := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	claimed := time.Date(2026, 11, 27, 8, 2, 0, 0, time.UTC)
+	n := access.OutboxEntry{
+		ID: "ev-1/2", CustomerTenantID: "c1", GrantID: "b2b:g", EventID: "ev-1", Kind: access.OutboxNotify,
+		Notification: &access.Notification{
+			ID: "ev-1/2", CustomerTenantID: "c1", GrantID: "b2b:g", EventID: "ev-1",
+			Audience: access.AudienceCustomer, Channel: access.ChannelMail,
+			To: []string{"secops@contoso.example"}, Ticket: access.Ticket{System: "jira", ID: "SEC-42"},
+			Subject: "Access granted", Text: "Line one\nline two", Facts: map[string]string{"roles": "Security Reader"},
+			Link: "https://securitycopilot.microsoft.com/?tenantId=c1",
+		},
+		Sent: true, SentAt: sentAt, ClaimedUntil: claimed,
+	}
+	pub := access.OutboxEntry{
+		ID: "ev-1/publish", CustomerTenantID: "c1", GrantID: "b2b:g", EventID: "ev-1", Kind: access.OutboxPublish,
 		Message: &access.Message{
 			Queue: "grant-expiring", ID: "ev-1/7", Body: []byte(`{"noticeDays":7}`),
 			NotBefore:  time.Date(2027, 2, 18, 8, 0, 0, 0, time.UTC),
 			Properties: map[string]any{"grantId": "b2b:g", "noticeDays": 7, "ratio": 0.5, "final": false},
 		},
+		ClaimedUntil: claimed,
 	}
-	p, err := outboxProps(n, 4)
-	if err != nil {
-		t.Fatalf("outboxProps: %v", err)
+	sched := access.OutboxEntry{ID: "ev-1/schedule", CustomerTenantID: "c1", GrantID: "b2b:g", EventID: "ev-1", Kind: access.OutboxSchedule}
+	roundTrip := func(e access.OutboxEntry, seq int) (access.OutboxEntry, int) {
+		t.Helper()
+		p, err := outboxProps(e, seq)
+		if err != nil {
+			t.Fatalf("outboxProps: %v", err)
+		}
+		b, err := marshalEntity("c1", outboxRowKey(e.EventID, e.ID), p)
+		if err != nil {
+			t.Fatalf("marshalEntity: %v", err)
+		}
+		r, err := decodeRow(b)
+		if err != nil {
+			t.Fatalf("decodeRow: %v", err)
+		}
+		got, gotSeq, err := outboxFromRow(r)
+		if err != nil {
+			t.Fatalf("outboxFromRow: %v", err)
+		}
+		return got, gotSeq
 	}
-	b, err := marshalEntity("c1", outboxRowKey(n.EventID, n.ID), p)
-	if err != nil {
-		t.Fatalf("marshalEntity: %v", err)
+	for i, want := range []access.OutboxEntry{n, pub, sched} {
+		if got, seq := roundTrip(want, i+4); !reflect.DeepEqual(got, want) || seq != i+4 {
+			t.Errorf("round trip of a %s entry\n got %+v seq %d\nwant %+v seq %d", want.Kind, got, seq, want, i+4)
+		}
 	}
-	r, err := decodeRow(b)
-	if err != nil {
-		t.Fatalf("decodeRow: %v", err)
-	}
-	got, seq, err := outboxFromRow(r)
-	if err != nil {
-		t.Fatalf("outboxFromRow: %v", err)
-	}
-	if !reflect.DeepEqual(got, n) || seq != 4 {
-		t.Errorf("round trip\n got %+v seq %d\nwant %+v seq 4", got, seq, n)
-	}
-	if !reflect.DeepEqual(got.Message, n.Message) {
-		t.Errorf("message\n got %+v\nwant %+v", got.Message, n.Message)
+	if got, _ := roundTrip(pub, 0); !reflect.DeepEqual(got.Message, pub.Message) {
+		t.Errorf("message\n got %+v\nwant %+v", got.Message, pub.Message)
 	}
 
-	// A message with no body or properties, and a notification without one.
-	n.Message = &access.Message{Queue: "invitation-sent", ID: "m"}
-	for _, m := range []*access.Message{n.Message, nil} {
-		n.Message = m
-		p, err := outboxProps(n, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := marshalEntity("c1", "r", p)
-		r, _ := decodeRow(b)
-		got, _, err := outboxFromRow(r)
-		if err != nil || !reflect.DeepEqual(got.Message, m) {
-			t.Errorf("message round trip = %+v, %v; want %+v", got.Message, err, m)
-		}
+	// A message with no body or properties.
+	pub.Message = &access.Message{Queue: "invitation-sent", ID: "m"}
+	if got, _ := roundTrip(pub, 0); !reflect.DeepEqual(got.Message, pub.Message) {
+		t.Errorf("message round trip = %+v; want %+v", got.Message, pub.Message)
 	}
-	n.Message = &access.Message{Queue: "q", ID: "big", Body: make([]byte, bodyPartSize+1)}
-	if _, err := outboxProps(n, 0); !access.IsKind(err, access.KindInvalid) {
-		t.Errorf("outboxProps with a %d-byte message = %v, want KindInvalid", len(n.Message.Body), err)
+	pub.Message = &access.Message{Queue: "q", ID: "big", Body: make([]byte, bodyPartSize+1)}
+	if _, err := outboxProps(pub, 0); !access.IsKind(err, access.KindInvalid) {
+		t.Errorf("outboxProps with a %d-byte message = %v, want KindInvalid", len(pub.Message.Body), err)
 	}
 }
 
@@ -351,10 +356,10 @@ func change() access.Change {
 			{At: at, Action: "roles-assigned", Detail: "Security Reader"},
 			{At: at, Action: "notified", Detail: "partner, customer"},
 		},
-		Outbox: []access.Notification{
-			{ID: "ev-1/0", Audience: access.AudiencePartner, Channel: access.ChannelMail},
-			{ID: "ev-1/1", Audience: access.AudienceCustomer, Channel: access.ChannelTeams, Sent: true, Version: "W/x",
-				ClaimedUntil: time.Date(2026, 11, 27, 8, 2, 0, 0, time.UTC)},
+		Outbox: []access.OutboxEntry{
+			{ID: "ev-1/0", Kind: access.OutboxNotify, Notification: &access.Notification{Audience: access.AudiencePartner, Channel: access.ChannelMail}},
+			{ID: "ev-1/1", Kind: access.OutboxNotify, Notification: &access.Notification{Audience: access.AudienceCustomer, Channel: access.ChannelTeams},
+				Sent: true, Version: "W/x", ClaimedUntil: time.Date(2026, 11, 27, 8, 2, 0, 0, time.UTC)},
 		},
 	}
 }
@@ -408,7 +413,7 @@ func TestBuildChange(t *testing.T) {
 	}
 
 	noGrant := access.Change{Grant: access.Grant{CustomerTenantID: "c1"}, EventID: "ev-9", Outcome: "refused",
-		Outbox: []access.Notification{{ID: "ev-9/0"}}}
+		Outbox: []access.OutboxEntry{{ID: "ev-9/0"}}}
 	b, err = buildChange(noGrant, now, "1")
 	if err != nil {
 		t.Fatalf("buildChange without a grant: %v", err)

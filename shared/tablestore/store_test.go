@@ -68,14 +68,19 @@ func grantOf(customer, id string) access.Grant {
 	}
 }
 
+// commit commits c and returns the grant's version after it ("" for a
+// change without a grant).
 func commit(t *testing.T, s *Store, c access.Change) string {
 	t.Helper()
-	v, err := s.Commit(context.Background(), c)
-	if err != nil {
+	if err := s.Commit(context.Background(), c); err != nil {
 		t.Fatalf("Commit %s: %v", describeChange(c), err)
 	}
-	if c.Grant.ID != "" && v == "" {
-		t.Fatalf("Commit %s returned an empty version", describeChange(c))
+	if c.Grant.ID == "" {
+		return ""
+	}
+	_, v, err := s.Grant(context.Background(), c.Grant.CustomerTenantID, c.Grant.ID)
+	if err != nil || v == "" {
+		t.Fatalf("grant after Commit %s: version %q, %v", describeChange(c), v, err)
 	}
 	return v
 }
@@ -176,10 +181,10 @@ func TestCommitInsertThenUpdate(t *testing.T) {
 	}
 
 	g.Status = access.StatusActive
-	if _, err := s.Commit(ctx, access.Change{Grant: g, Version: v1}); !access.IsKind(err, access.KindConflict) {
+	if err := s.Commit(ctx, access.Change{Grant: g, Version: v1}); !access.IsKind(err, access.KindConflict) {
 		t.Errorf("update at the old version = %v (kind %v), want KindConflict", err, access.KindOf(err))
 	}
-	if _, err := s.Commit(ctx, access.Change{Grant: g}); !access.IsKind(err, access.KindConflict) {
+	if err := s.Commit(ctx, access.Change{Grant: g}); !access.IsKind(err, access.KindConflict) {
 		t.Errorf("insert of an existing grant = %v (kind %v), want KindConflict", err, access.KindOf(err))
 	}
 	if got, _, _ := s.Grant(ctx, g.CustomerTenantID, g.ID); got.Status != access.StatusRevoked {
@@ -209,7 +214,7 @@ func TestConcurrentWritersOneWins(t *testing.T) {
 			changes[i] = access.Change{
 				Grant: w, Version: v, EventID: ev, Outcome: "processed",
 				Audit:  []access.AuditEntry{{At: time.Now(), Action: w.Reason}},
-				Outbox: []access.Notification{{ID: ev + "/0", Audience: access.AudiencePartner}},
+				Outbox: []access.OutboxEntry{notifyEntry(ev+"/0", access.Notification{Audience: access.AudiencePartner})},
 			}
 		}
 		errs := make([]error, 2)
@@ -220,7 +225,7 @@ func TestConcurrentWritersOneWins(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				_, errs[i] = s.Commit(ctx, changes[i])
+				errs[i] = s.Commit(ctx, changes[i])
 			}()
 		}
 		close(start)
@@ -278,7 +283,7 @@ func TestSameEventTwice(t *testing.T) {
 	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	first := access.Change{Grant: g, EventID: "ev-1", Outcome: "processed",
 		Audit:  []access.AuditEntry{{At: at, Action: "granted"}},
-		Outbox: []access.Notification{{ID: "ev-1/0"}}}
+		Outbox: []access.OutboxEntry{{ID: "ev-1/0"}}}
 	v := commit(t, s, first)
 
 	before := snapshot(t, s, customer)
@@ -286,8 +291,8 @@ func TestSameEventTwice(t *testing.T) {
 	again.Version = v
 	again.Grant.Reason = "applied twice"
 	again.Audit = []access.AuditEntry{{At: at.Add(time.Minute), Action: "granted again"}}
-	again.Outbox = []access.Notification{{ID: "ev-1/other"}}
-	_, err := s.Commit(ctx, again)
+	again.Outbox = []access.OutboxEntry{{ID: "ev-1/other"}}
+	err := s.Commit(ctx, again)
 	if !access.IsKind(err, access.KindConflict) {
 		t.Fatalf("second commit of ev-1 = %v (kind %v), want KindConflict", err, access.KindOf(err))
 	}
@@ -325,7 +330,7 @@ func TestConflictWritesNothing(t *testing.T) {
 	failing := func(grant access.Grant, version, event string) access.Change {
 		return access.Change{Grant: grant, Version: version, EventID: event, Outcome: "processed",
 			Audit:  []access.AuditEntry{{At: at.Add(time.Hour), Action: "must not appear"}, {At: at.Add(2 * time.Hour), Action: "nor this"}},
-			Outbox: []access.Notification{{ID: event + "/0"}, {ID: event + "/1"}}}
+			Outbox: []access.OutboxEntry{{ID: event + "/0"}, {ID: event + "/1"}}}
 	}
 	tests := []struct {
 		name string
@@ -336,12 +341,12 @@ func TestConflictWritesNothing(t *testing.T) {
 		{"event already in the ledger", failing(g, v2, "ev-0")},
 		{"grant that vanished", failing(grantOf(customer, "b2b:gone"), v2, "ev-c")},
 		{"no grant, event already in the ledger", access.Change{Grant: access.Grant{CustomerTenantID: customer}, EventID: "ev-00",
-			Outbox: []access.Notification{{ID: "ev-00/9"}}}},
+			Outbox: []access.OutboxEntry{{ID: "ev-00/9"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := snapshot(t, s, customer)
-			_, err := s.Commit(ctx, tt.c)
+			err := s.Commit(ctx, tt.c)
 			if !access.IsKind(err, access.KindConflict) {
 				t.Fatalf("Commit = %v (kind %v), want KindConflict", err, access.KindOf(err))
 			}
@@ -361,10 +366,9 @@ func TestCommitWithoutGrant(t *testing.T) {
 	ctx := context.Background()
 	customer := guid(t)
 	c := access.Change{Grant: access.Grant{CustomerTenantID: customer}, EventID: "ev-refused", Outcome: "refused",
-		Outbox: []access.Notification{{ID: "ev-refused/0", Audience: access.AudienceTicket, Channel: access.ChannelTicket}}}
-	v, err := s.Commit(ctx, c)
-	if err != nil || v != "" {
-		t.Fatalf("Commit without a grant = %q, %v; want \"\", nil", v, err)
+		Outbox: []access.OutboxEntry{notifyEntry("ev-refused/0", access.Notification{Audience: access.AudienceTicket, Channel: access.ChannelTicket})}}
+	if err := s.Commit(ctx, c); err != nil {
+		t.Fatalf("Commit without a grant = %v, want nil", err)
 	}
 	l, ok, err := s.Processed(ctx, customer, "ev-refused")
 	if err != nil || !ok || l.Outcome != "refused" || l.GrantID != "" {
@@ -376,7 +380,7 @@ func TestCommitWithoutGrant(t *testing.T) {
 	if rows := snapshot(t, s, customer); countPrefix(rows, kindGrant+sep) != 0 || countPrefix(rows, kindAudit+sep) != 0 {
 		t.Errorf("rows %v: want no grant or audit row", rows)
 	}
-	if _, err := s.Commit(ctx, c); !access.IsKind(err, access.KindConflict) {
+	if err := s.Commit(ctx, c); !access.IsKind(err, access.KindConflict) {
 		t.Errorf("second commit = %v, want KindConflict", err)
 	}
 }
@@ -388,7 +392,7 @@ func TestCommitRefusesInvalidChange(t *testing.T) {
 	for i := range audit {
 		audit[i] = access.AuditEntry{At: time.Now(), Action: "x"}
 	}
-	_, err := s.Commit(context.Background(), access.Change{Grant: g, Audit: audit})
+	err := s.Commit(context.Background(), access.Change{Grant: g, Audit: audit})
 	if !access.IsKind(err, access.KindInvalid) {
 		t.Errorf("Commit of %d rows = %v (kind %v), want KindInvalid", MaxBatch+1, err, access.KindOf(err))
 	}
@@ -404,20 +408,24 @@ func TestUnsentAndMarkSent(t *testing.T) {
 	g := grantOf(customer, "b2b:"+guid(t))
 	event := `ev/1#?\'|~x` // event ids come from outside
 	// Ids that sort differently from the order the Change lists them in.
-	notes := []access.Notification{
-		{ID: "n-b", Audience: access.AudiencePartner, Channel: access.ChannelMail, To: []string{"soc@fabrikam.example"},
+	ids3 := func(n access.Notification, id string) access.Notification {
+		n.ID, n.CustomerTenantID, n.GrantID, n.EventID = id, customer, g.ID, event
+		return n
+	}
+	notes := []access.OutboxEntry{
+		notifyEntry("n-b", ids3(access.Notification{Audience: access.AudiencePartner, Channel: access.ChannelMail, To: []string{"soc@fabrikam.example"},
 			Subject: "Access granted", Text: "You can now use Security Copilot.", Link: "https://securitycopilot.microsoft.com/?tenantId=" + customer,
-			Facts: map[string]string{"roles": "Security Reader"}},
-		{ID: "n-a", Audience: access.AudienceCustomer, Channel: access.ChannelTeams},
-		{ID: "n-c", Audience: access.AudienceTicket, Channel: access.ChannelTicket, Ticket: access.Ticket{System: "jira", ID: "SEC-42"}},
-		{ID: "n-p", Channel: access.ChannelPublish, Message: &access.Message{Queue: "grant-expiring", ID: "exp-7",
+			Facts: map[string]string{"roles": "Security Reader"}}, "n-b")),
+		notifyEntry("n-a", ids3(access.Notification{Audience: access.AudienceCustomer, Channel: access.ChannelTeams}, "n-a")),
+		notifyEntry("n-c", ids3(access.Notification{Audience: access.AudienceTicket, Channel: access.ChannelTicket, Ticket: access.Ticket{System: "jira", ID: "SEC-42"}}, "n-c")),
+		{ID: "n-p", Kind: access.OutboxPublish, Message: &access.Message{Queue: "grant-expiring", ID: "exp-7",
 			Body: []byte(`{"noticeDays":7}`), NotBefore: time.Date(2027, 2, 18, 8, 0, 0, 0, time.UTC),
 			Properties: map[string]any{"grantId": g.ID, "noticeDays": 7}}},
 	}
 	commit(t, s, access.Change{Grant: g, EventID: event, Outbox: notes})
-	commit(t, s, access.Change{Grant: access.Grant{CustomerTenantID: customer}, EventID: "other", Outbox: []access.Notification{{ID: "n-a"}}})
+	commit(t, s, access.Change{Grant: access.Grant{CustomerTenantID: customer}, EventID: "other", Outbox: []access.OutboxEntry{{ID: "n-a"}}})
 
-	ids := func(ns []access.Notification) []string {
+	ids := func(ns []access.OutboxEntry) []string {
 		var out []string
 		for _, n := range ns {
 			out = append(out, n.ID)
@@ -431,7 +439,7 @@ func TestUnsentAndMarkSent(t *testing.T) {
 	if got, want := ids(unsent), []string{"n-b", "n-a", "n-c", "n-p"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("Unsent = %q, want %q (the Change's order)", got, want)
 	}
-	for i, want := range []access.Notification{notes[0], notes[3]} {
+	for i, want := range []access.OutboxEntry{notes[0], notes[3]} {
 		got := unsent[3*i]
 		if got.Version == "" {
 			t.Errorf("Unsent[%d] has no Version, which Claim needs", 3*i)
@@ -446,7 +454,7 @@ func TestUnsentAndMarkSent(t *testing.T) {
 	a := unsent[1]
 	a.SentAt = sentAt
 	for i := 0; i < 2; i++ { // marking twice is harmless
-		if err := s.MarkSent(ctx, a); err != nil {
+		if err := s.MarkAllSent(ctx, []access.OutboxEntry{a}); err != nil {
 			t.Fatalf("MarkSent #%d: %v", i+1, err)
 		}
 	}
@@ -462,25 +470,23 @@ func TestUnsentAndMarkSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := decodeRow(raw.Value)
-	if n, _, err := outboxFromRow(r); err != nil || !n.Sent || !n.SentAt.Equal(sentAt) || n.Audience != access.AudienceCustomer {
+	if n, _, err := outboxFromRow(r); err != nil || !n.Sent || !n.SentAt.Equal(sentAt) || n.Notification == nil || n.Notification.Audience != access.AudienceCustomer {
 		t.Errorf("row of n-a = %+v, %v; want sent at %s with its other fields kept", n, err, sentAt)
 	}
 
-	missing := access.Notification{ID: "n-zzz", CustomerTenantID: customer, EventID: event}
-	if err := s.MarkSent(ctx, missing); !access.IsKind(err, access.KindNotFound) {
+	missing := access.OutboxEntry{ID: "n-zzz", CustomerTenantID: customer, EventID: event}
+	if err := s.MarkAllSent(ctx, []access.OutboxEntry{missing}); !access.IsKind(err, access.KindNotFound) {
 		t.Errorf("MarkSent of an unknown notification = %v (kind %v), want KindNotFound", err, access.KindOf(err))
 	}
 	if _, err := s.grants.GetEntity(ctx, customerPartition(customer), outboxRowKey(event, "n-zzz"), nil); err == nil {
 		t.Errorf("MarkSent of an unknown notification created a row")
 	}
-	if err := s.MarkSent(ctx, access.Notification{ID: "n-b", CustomerTenantID: customer}); !access.IsKind(err, access.KindInvalid) {
+	if err := s.MarkAllSent(ctx, []access.OutboxEntry{{ID: "n-b", CustomerTenantID: customer}}); !access.IsKind(err, access.KindInvalid) {
 		t.Errorf("MarkSent without an event id = %v, want KindInvalid", err)
 	}
 
-	for _, n := range unsent {
-		if err := s.MarkSent(ctx, n); err != nil {
-			t.Fatal(err)
-		}
+	if err := s.MarkAllSent(ctx, unsent); err != nil {
+		t.Fatal(err)
 	}
 	if unsent, err := s.Unsent(ctx, customer, event); err != nil || len(unsent) != 0 {
 		t.Errorf("Unsent after all sent = %q, %v; want none", ids(unsent), err)
@@ -549,7 +555,7 @@ func TestList(t *testing.T) {
 			}
 			ev := "ev-" + g.ID
 			commit(t, s, access.Change{Grant: g, EventID: ev, Audit: []access.AuditEntry{{At: base, Action: "x"}},
-				Outbox: []access.Notification{{ID: ev + "/0"}}})
+				Outbox: []access.OutboxEntry{{ID: ev + "/0"}}})
 			seeded = append(seeded, g)
 		}
 	}
@@ -801,7 +807,9 @@ func TestNew(t *testing.T) {
 		t.Errorf("New made %d round trips through the transport, want at least %d", afterNew, len(Tables))
 	}
 	g := grantOf(guid(t), "b2b:"+guid(t))
-	commit(t, s, access.Change{Grant: g, EventID: "e", Audit: []access.AuditEntry{{At: time.Now(), Action: "a"}}})
+	if err := s.Commit(ctx, access.Change{Grant: g, EventID: "e", Audit: []access.AuditEntry{{At: time.Now(), Action: "a"}}}); err != nil {
+		t.Fatal(err)
+	}
 	if n := tr.n.Load() - afterNew; n != 1 {
 		t.Errorf("Commit made %d round trips, want 1", n)
 	}
@@ -858,7 +866,7 @@ func TestClaim(t *testing.T) {
 	ctx := context.Background()
 	customer := guid(t)
 	g := grantOf(customer, "b2b:"+guid(t))
-	commit(t, s, access.Change{Grant: g, EventID: "ev", Outbox: []access.Notification{
+	commit(t, s, access.Change{Grant: g, EventID: "ev", Outbox: []access.OutboxEntry{
 		{ID: "free"},
 		{ID: "held", ClaimedUntil: clk.Now().Add(2 * time.Minute)}, // written claimed by its sender
 		{ID: "race"},
@@ -871,7 +879,7 @@ func TestClaim(t *testing.T) {
 	free, held, race, sent := unsent[0], unsent[1], unsent[2], unsent[3]
 	until := clk.Now().Add(2 * time.Minute)
 
-	claim := func(n access.Notification) bool {
+	claim := func(n access.OutboxEntry) bool {
 		t.Helper()
 		ok, err := s.Claim(ctx, n, until)
 		if err != nil {
@@ -918,7 +926,7 @@ func TestClaim(t *testing.T) {
 		t.Errorf("two concurrent claims = %v, want exactly one true", results)
 	}
 
-	if err := s.MarkSent(ctx, sent); err != nil {
+	if err := s.MarkAllSent(ctx, []access.OutboxEntry{sent}); err != nil {
 		t.Fatal(err)
 	}
 	sent.Version = ""
@@ -926,7 +934,7 @@ func TestClaim(t *testing.T) {
 	if claim(sent) {
 		t.Errorf("Claim of a sent row = true, want false")
 	}
-	if _, err := s.Claim(ctx, access.Notification{ID: "nope", EventID: "ev", CustomerTenantID: customer}, until); !access.IsKind(err, access.KindNotFound) {
+	if _, err := s.Claim(ctx, access.OutboxEntry{ID: "nope", EventID: "ev", CustomerTenantID: customer}, until); !access.IsKind(err, access.KindNotFound) {
 		t.Errorf("Claim of an unknown row = %v (kind %v), want KindNotFound", err, access.KindOf(err))
 	}
 }
@@ -935,16 +943,16 @@ func TestMarkAllSent(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
 	customer := guid(t)
-	outbox := func(event string, n int) []access.Notification {
-		ns := make([]access.Notification, n)
+	outbox := func(event string, n int) []access.OutboxEntry {
+		ns := make([]access.OutboxEntry, n)
 		for i := range ns {
-			ns[i] = access.Notification{ID: fmt.Sprintf("%s/%02d", event, i), EventID: event, CustomerTenantID: customer}
+			ns[i] = access.OutboxEntry{ID: fmt.Sprintf("%s/%02d", event, i), EventID: event, CustomerTenantID: customer}
 		}
 		return ns
 	}
 	// Two events of 75 rows: more than one transaction can mark.
 	a, b := outbox("ev-a", 75), outbox("ev-b", 75)
-	for _, ns := range [][]access.Notification{a, b} {
+	for _, ns := range [][]access.OutboxEntry{a, b} {
 		commit(t, s, access.Change{Grant: access.Grant{CustomerTenantID: customer}, EventID: ns[0].EventID, Outbox: ns})
 	}
 	unsentCount := func(event string) int {
@@ -957,7 +965,7 @@ func TestMarkAllSent(t *testing.T) {
 	}
 
 	// One unknown row fails its whole transaction.
-	bad := append([]access.Notification{a[0], a[1]}, access.Notification{ID: "nope", EventID: "ev-a", CustomerTenantID: customer})
+	bad := append([]access.OutboxEntry{a[0], a[1]}, access.OutboxEntry{ID: "nope", EventID: "ev-a", CustomerTenantID: customer})
 	if err := s.MarkAllSent(ctx, bad); !access.IsKind(err, access.KindNotFound) {
 		t.Errorf("MarkAllSent with an unknown row = %v (kind %v), want KindNotFound", err, access.KindOf(err))
 	}
@@ -965,7 +973,7 @@ func TestMarkAllSent(t *testing.T) {
 		t.Errorf("after the failed MarkAllSent %d rows are unsent, want all 75", n)
 	}
 
-	all := append(append([]access.Notification{a[0]}, a...), b...) // a[0] twice
+	all := append(append([]access.OutboxEntry{a[0]}, a...), b...) // a[0] twice
 	if err := s.MarkAllSent(ctx, all); err != nil {
 		t.Fatalf("MarkAllSent of %d rows: %v", len(all), err)
 	}
@@ -975,11 +983,19 @@ func TestMarkAllSent(t *testing.T) {
 	if err := s.MarkAllSent(ctx, a[:3]); err != nil {
 		t.Errorf("MarkAllSent again = %v, want nil", err)
 	}
-	other := access.Notification{ID: "x", EventID: "ev-a", CustomerTenantID: guid(t)}
-	if err := s.MarkAllSent(ctx, []access.Notification{a[0], other}); !access.IsKind(err, access.KindInvalid) {
+	other := access.OutboxEntry{ID: "x", EventID: "ev-a", CustomerTenantID: guid(t)}
+	if err := s.MarkAllSent(ctx, []access.OutboxEntry{a[0], other}); !access.IsKind(err, access.KindInvalid) {
 		t.Errorf("MarkAllSent across customers = %v, want KindInvalid", err)
 	}
 	if err := s.MarkAllSent(ctx, nil); err != nil {
 		t.Errorf("MarkAllSent(nil) = %v, want nil", err)
 	}
+}
+
+// notifyEntry is the outbox entry of a notification with the given id.
+func notifyEntry(id string, n access.Notification) access.OutboxEntry {
+	if n.ID == "" {
+		n.ID = id
+	}
+	return access.OutboxEntry{ID: id, Kind: access.OutboxNotify, Notification: &n}
 }

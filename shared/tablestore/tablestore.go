@@ -38,6 +38,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
 // Names of the tables, before Options.TablePrefix.
@@ -88,7 +89,7 @@ type Store struct {
 
 func (s *Store) now() time.Time { return s.clock().UTC() }
 
-var _ access.GrantStore = (*Store)(nil)
+var _ lifecycle.Store = (*Store)(nil)
 
 // New connects to the table service and creates the tables that do not
 // exist yet. It returns KindInvalid for unusable options, and a translated

@@ -1,30 +1,24 @@
-package functions
+package lifecycle
 
 import (
 	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
-	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 )
 
-// gdapApproved activates a GDAP grant once the customer approved the
+// ActivateGDAP activates a GDAP grant once the customer approved the
 // relationship: Graph must say it is active (approved or activating means
 // "not yet": the message is retried), every role it carries must be
 // allowed, then the partner security group gets its access assignment
 // (unless it has one) and the grant is active until the relationship ends.
 // Roles outside policy: the grant is refused, nothing is assigned.
-func (d Deps) gdapApproved(ctx context.Context, c *call, msg funchost.QueueMessage) (string, error) {
-	p := d.policy()
-	m, err := parseGDAPApproved(msg.Body)
-	if err != nil {
-		return "", err
-	}
-	c.log = c.log.With("eventId", m.EventID, "relationshipId", m.RelationshipID)
-	rel, err := d.Directory.Relationship(ctx, m.PartnerTenantID, m.RelationshipID)
+func (s *Service) ActivateGDAP(ctx context.Context, m GDAPApproved) (Outcome, error) {
+	p := s.opts.Policy
+	ctx, _ = traced(ctx, "eventId", m.EventID, "relationshipId", m.RelationshipID)
+	rel, err := s.gdap.Relationship(ctx, m.PartnerTenantID, m.RelationshipID)
 	if err != nil {
 		return "", fmt.Errorf("read relationship %s: %w", m.RelationshipID, err)
 	}
@@ -47,13 +41,14 @@ func (d Deps) gdapApproved(ctx context.Context, c *call, msg funchost.QueueMessa
 	if err != nil {
 		return "", fmt.Errorf("relationship %s roles: %w", rel.ID, err)
 	}
-	group := firstNonEmpty(m.SecurityGroupID, lower(d.Config.PartnerSecurityGroupID))
+	group := firstNonEmpty(m.SecurityGroupID, s.opts.SecurityGroupID)
 	grantID := access.GrantID(access.GDAP, m.RelationshipID)
 	actor := actorOf(m.Ticket, "gdap-approved")
+	end := seconds(rel.EndDateTime)
 
-	return c.applyEvent(ctx, customer, grantID, m.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+	return s.apply(ctx, customer, grantID, m.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
 		if g.Status.Final() {
-			return decision{outcome: outcomeStale}, nil
+			return decision{outcome: Stale}, nil
 		}
 		g.Method, g.PartnerTenantID, g.CapacityPlan = access.GDAP, m.PartnerTenantID, access.CapacityPlanOf(access.GDAP)
 		g.AutoExtend = firstNonEmpty(rel.AutoExtendDuration, access.AutoExtendNone)
@@ -69,25 +64,25 @@ func (d Deps) gdapApproved(ctx context.Context, c *call, msg funchost.QueueMessa
 			if g.Status == access.StatusActive {
 				return decision{}, refuse
 			}
-			return c.transition(g, access.Event{Type: access.EvRefuse, Roles: roles, Reason: refusal(refuse), Actor: actor}, m.EventID, outcomeRefused, "")
+			return s.transition(ctx, g, access.Event{Type: access.EvRefuse, Roles: roles, Reason: refusal(refuse), Actor: actor}, m.EventID, Refused, words{})
 		}
 		if group == "" {
 			return decision{}, access.Invalid("no security group", map[string]string{
 				"securityGroupId": "is required when PARTNER_SECURITY_GROUP_ID is not set"})
 		}
-		if g.Status == access.StatusActive && g.ExpiresAt.Equal(rel.EndDateTime.UTC()) && g.PrincipalID == group {
-			return decision{outcome: outcomeDuplicate}, nil
+		if g.Status == access.StatusActive && g.ExpiresAt.Equal(end) && g.PrincipalID == group {
+			return decision{outcome: Duplicate}, nil
 		}
 
-		audit, err := d.ensureAccessAssignment(ctx, m.PartnerTenantID, rel.ID, group, roles, m.EventID)
+		audit, err := s.ensureAccessAssignment(ctx, m.PartnerTenantID, rel.ID, group, roles, m.EventID)
 		if err != nil {
 			return decision{}, err
 		}
-		ev := access.Event{Type: access.EvActivate, ExpiresAt: rel.EndDateTime, Roles: roles, PrincipalID: group, Actor: actor}
+		ev := access.Event{Type: access.EvActivate, ExpiresAt: end, Roles: roles, PrincipalID: group, Actor: actor}
 		if g.Status == access.StatusActive {
-			ev = access.Event{Type: access.EvExtend, ExpiresAt: rel.EndDateTime, Actor: actor}
+			ev = access.Event{Type: access.EvExtend, ExpiresAt: end, Actor: actor}
 		}
-		dec, err := c.transition(g, ev, m.EventID, outcomeProcessed, "")
+		dec, err := s.transition(ctx, g, ev, m.EventID, Processed, words{})
 		if err != nil {
 			return decision{}, err
 		}
@@ -101,15 +96,15 @@ func (d Deps) gdapApproved(ctx context.Context, c *call, msg funchost.QueueMessa
 // Graph refused a second one, must carry exactly the relationship's roles.
 // The audit names the assignment either way: a delivery that created it and
 // then failed before its commit left no record of it.
-func (d Deps) ensureAccessAssignment(ctx context.Context, partner, relID, group string, roles []string, eventID string) ([]access.AuditEntry, error) {
-	a, err := d.Directory.CreateAccessAssignment(ctx, partner, relID, group, roles)
+func (s *Service) ensureAccessAssignment(ctx context.Context, partner, relID, group string, roles []string, eventID string) ([]access.AuditEntry, error) {
+	a, err := s.gdap.CreateAccessAssignment(ctx, partner, relID, group, roles)
 	if err != nil {
 		return nil, fmt.Errorf("create access assignment for %s in %s: %w", group, relID, err)
 	}
 	if !sameSet(a.Roles, roles) {
 		return nil, access.Errorf(access.KindConflict, "group %s already has an access assignment with other roles in %s", group, relID)
 	}
-	return []access.AuditEntry{{At: d.now().Add(-time.Nanosecond), Action: "graph:access-assignment", EventID: eventID,
+	return []access.AuditEntry{{At: s.Now(), Action: "graph:access-assignment", EventID: eventID,
 		Detail: fmt.Sprintf("security group %s given %s through relationship %s (assignment %s)", group, strings.Join(roleNames(roles), ", "), relID, a.ID)}}, nil
 }
 

@@ -1,0 +1,143 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+// words are what a transition's notifications say beyond the grant's
+// facts: the customer's action link, and extra lines for every text (the
+// Lighthouse template).
+type words struct {
+	link  string
+	extra []string
+}
+
+// transition applies ev to g through the domain's pure transition and
+// carries out the effects it returns, each by its one executor: remove
+// access now (before the commit; it is idempotent, so a lost race may do it
+// again), schedule and notify as outbox entries done after the commit. The
+// decision holds the new grant, the audit lines (what was removed, then
+// the transition) and the outbox.
+func (s *Service) transition(ctx context.Context, g access.Grant, ev access.Event, eventID string, outcome Outcome, w words) (decision, error) {
+	now := s.Now()
+	next, effects, err := access.Apply(g, ev, now)
+	if err != nil {
+		return decision{}, err
+	}
+	dec := decision{outcome: outcome, next: &next}
+	for _, e := range effects {
+		switch e.Kind {
+		case access.EffectRemoveAccess:
+			removed, err := s.removeAccess(ctx, g, ev, eventID)
+			if err != nil {
+				return decision{}, err
+			}
+			dec.audit = append(dec.audit, removed...)
+		case access.EffectSchedule:
+			dec.outbox = append(dec.outbox, scheduleEntry(eventID, next))
+		case access.EffectNotify:
+			for _, n := range access.Compose(next, e, eventID, len(dec.outbox), s.opts.Channels, w.link, w.extra...) {
+				dec.outbox = append(dec.outbox, access.NotifyEntry(n))
+			}
+		}
+	}
+	line := access.AuditFor(g, next, ev, now)
+	line.EventID = eventID
+	dec.audit = append(dec.audit, line)
+	return dec, nil
+}
+
+// removeAccess takes away what the app granted, for a revocation or an
+// expiry of a grant that is active: the one executor of
+// access.EffectRemoveAccess, for every method.
+//   - B2B: the directory roles the grant gave the guest, and only those
+//     (roles the customer gave it by other means stay).
+//   - GDAP: on revoke, the relationship is terminated unless it is ending
+//     already; at its expiry the relationship ends by itself.
+//   - Lighthouse: only the customer can remove a delegation; the
+//     notification tells them to.
+//
+// It returns the audit lines of what it removed.
+func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Event, eventID string) ([]access.AuditEntry, error) {
+	at := s.Now()
+	switch g.Method {
+	case access.B2B:
+		assignments, err := s.guests.RoleAssignments(ctx, g.CustomerTenantID, g.PrincipalID)
+		if err != nil {
+			return nil, fmt.Errorf("list role assignments of %s: %w", g.PrincipalID, err)
+		}
+		var audit []access.AuditEntry
+		for _, a := range assignments {
+			if !containsFold(g.Roles, a.RoleID) {
+				continue
+			}
+			if err := s.guests.RemoveRoleAssignment(ctx, g.CustomerTenantID, a.ID); err != nil {
+				return nil, fmt.Errorf("remove %s from %s: %w", access.RoleName(a.RoleID), g.PrincipalID, err)
+			}
+			audit = append(audit, access.AuditEntry{At: at, Action: "graph:remove-role", EventID: eventID,
+				Detail: fmt.Sprintf("%s removed from %s (assignment %s)", access.RoleName(a.RoleID), g.PrincipalID, a.ID)})
+		}
+		return audit, nil
+	case access.GDAP:
+		if ev.Type == access.EvExpire {
+			return nil, nil
+		}
+		_, relID, _ := access.SplitGrantID(g.ID)
+		rel, err := s.gdap.Relationship(ctx, g.PartnerTenantID, relID)
+		if access.IsKind(err, access.KindNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read relationship %s: %w", relID, err)
+		}
+		if ending(rel.Status) {
+			return nil, nil
+		}
+		if err := s.gdap.TerminateRelationship(ctx, g.PartnerTenantID, rel); err != nil {
+			return nil, fmt.Errorf("terminate relationship %s: %w", relID, err)
+		}
+		return []access.AuditEntry{{At: at, Action: "graph:terminate-relationship", EventID: eventID,
+			Detail: "termination of relationship " + relID + " requested"}}, nil
+	}
+	return nil, nil
+}
+
+// ending reports whether a relationship status means it is over or going.
+func ending(status string) bool {
+	switch status {
+	case access.RelTerminated, access.RelTerminating, access.RelTerminationReq, access.RelExpired:
+		return true
+	}
+	return false
+}
+
+// refusal is the reason of a policy refusal, without the error's kind.
+func refusal(err error) string {
+	var e *access.Error
+	if errors.As(err, &e) && e.Msg != "" {
+		return e.Msg
+	}
+	return err.Error()
+}
+
+// actorOf names who caused an event, for the audit trail.
+func actorOf(t access.Ticket, source string) string {
+	if s := t.String(); s != "" {
+		return "ticket " + s
+	}
+	return source
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), strings.TrimSpace(s)) {
+			return true
+		}
+	}
+	return false
+}

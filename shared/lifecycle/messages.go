@@ -1,0 +1,65 @@
+package lifecycle
+
+import (
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+// The queue messages of the contract (DESIGN.md section 4), as the
+// lifecycle publishes them and as its queue use cases take them once the
+// edge has decoded and checked them.
+
+// InvitationSent says a B2B guest invitation was sent.
+type InvitationSent struct {
+	EventID          string        `json:"eventId"`
+	OccurredAt       time.Time     `json:"occurredAt"`
+	CustomerTenantID string        `json:"customerTenantId"`
+	PartnerTenantID  string        `json:"partnerTenantId"`
+	InvitationID     string        `json:"invitationId"`
+	InvitedUserID    string        `json:"invitedUserId"`
+	InvitedUserEmail string        `json:"invitedUserEmail"`
+	Roles            []string      `json:"roles"` // role template ids (the edge normalizes display names)
+	DurationDays     int           `json:"durationDays"`
+	Ticket           access.Ticket `json:"ticket"`
+	PartnerContacts  []string      `json:"partnerContacts"`
+	CustomerContacts []string      `json:"customerContacts"`
+}
+
+// GDAPApproved says a customer approved a GDAP relationship.
+type GDAPApproved struct {
+	EventID          string        `json:"eventId"`
+	OccurredAt       time.Time     `json:"occurredAt"`
+	RelationshipID   string        `json:"relationshipId"`
+	PartnerTenantID  string        `json:"partnerTenantId"`
+	CustomerTenantID string        `json:"customerTenantId"`
+	SecurityGroupID  string        `json:"securityGroupId"`
+	Ticket           access.Ticket `json:"ticket"`
+	PartnerContacts  []string      `json:"partnerContacts"`
+	CustomerContacts []string      `json:"customerContacts"`
+}
+
+// GrantExpiring says a notice stage (NoticeDays > 0) or the expiry itself
+// (NoticeDays == 0) of a grant is due. NoticeDays is required: nil is a
+// message that did not say.
+type GrantExpiring struct {
+	EventID          string    `json:"eventId"`
+	OccurredAt       time.Time `json:"occurredAt"`
+	CustomerTenantID string    `json:"customerTenantId"`
+	GrantID          string    `json:"grantId"`
+	NoticeDays       *int      `json:"noticeDays"`
+	ExpiresAt        time.Time `json:"expiresAt"`
+}
+
+// stage is the message's notice stage, 0 for the expiry.
+func (m GrantExpiring) stage() int {
+	if m.NoticeDays == nil {
+		return 0
+	}
+	return *m.NoticeDays
+}
+
+// message is m as a queue message due at notBefore (zero: now).
+func (m GrantExpiring) message(notBefore time.Time) access.Message {
+	return access.Message{Queue: QueueGrantExpiring, ID: m.EventID, Body: mustJSON(m), NotBefore: notBefore}
+}
