@@ -100,7 +100,7 @@ func seedSweep(ctx context.Context, store *tablestore.Store, dueIndex *aztables.
 	err = parallel(ctx, len(d.grants), workers, func(ctx context.Context, i int) error {
 		g := d.grants[i].Grant
 		eventID := fmt.Sprintf("seed-%06d", i)
-		_, err := store.Commit(ctx, access.Change{Grant: g, EventID: eventID, Outcome: "processed",
+		err := store.Commit(ctx, access.Change{Grant: g, EventID: eventID, Outcome: "processed",
 			Audit: []access.AuditEntry{{At: g.CreatedAt, Action: "activated", Detail: "seeded by the benchmark", EventID: eventID}}})
 		if err != nil {
 			return fmt.Errorf("seed grant %d: %w", i, err)
