@@ -9,18 +9,7 @@
 package main
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
+	"github.com/mssp-tools/copilot-partner-access/internal/program"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "accessctl:", err)
-		os.Exit(1)
-	}
-}
+func main() { program.Main("accessctl", program.Flags(run)) }

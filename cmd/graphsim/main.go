@@ -26,25 +26,16 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/program"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
 //go:embed demo-seed.json
 var demoSeed []byte
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "graphsim:", err)
-		os.Exit(1)
-	}
-}
+func main() { program.Main("graphsim", run) }
 
 // run serves the simulator until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

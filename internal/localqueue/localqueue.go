@@ -70,7 +70,6 @@ type Queues struct {
 	ready map[string]bool // queues known to exist, with their poison queue
 }
 
-
 // New connects to the storage queues of connectionString, a full
 // connection string with a QueueEndpoint (Azurite's). It does no network
 // I/O, and refuses what servicebus.New refuses.

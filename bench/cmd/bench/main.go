@@ -21,25 +21,21 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/internal/program"
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
+	program.Main("bench", program.Flags(func(ctx context.Context, args []string, _ func(string) string, stdout, stderr io.Writer) error {
+		return run(ctx, args, stdout, stderr)
+	}))
 }
 
 // options are the benchmark's knobs. The defaults are the figures;
