@@ -42,32 +42,20 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// receiveOne receives from queue and requires exactly one message.
-func receiveOne(t *testing.T, ctx context.Context, q *localqueue.Queues, queue string) localqueue.Delivery {
+// visible returns what queue shows now, without taking it: a publisher's
+// test only looks.
+func visible(t *testing.T, ctx context.Context, q *localqueue.Queues, queue string) []localqueue.Delivery {
 	t.Helper()
-	ds, err := q.Receive(ctx, queue, 32, 30*time.Second)
+	ds, err := q.Peek(ctx, queue, 32)
 	if err != nil {
-		t.Fatalf("Receive: %v", err)
+		t.Fatalf("Peek: %v", err)
 	}
-	if len(ds) != 1 {
-		t.Fatalf("Receive returned %d messages, want 1", len(ds))
+	for _, d := range ds {
+		if d.DecodeErr != nil {
+			t.Fatalf("Peek: message does not decode: %v", d.DecodeErr)
+		}
 	}
-	if ds[0].DecodeErr != nil {
-		t.Fatalf("Receive: message does not decode: %v", ds[0].DecodeErr)
-	}
-	return ds[0]
-}
-
-// receiveNone requires queue to have no visible message.
-func receiveNone(t *testing.T, ctx context.Context, q *localqueue.Queues, queue string) {
-	t.Helper()
-	ds, err := q.Receive(ctx, queue, 32, time.Second)
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
-	}
-	if len(ds) != 0 {
-		t.Fatalf("Receive returned %d messages (first %+v), want none", len(ds), ds[0].Envelope)
-	}
+	return ds
 }
 
 func TestLocalPublishReceive(t *testing.T) {
@@ -81,14 +69,14 @@ func TestLocalPublishReceive(t *testing.T) {
 	if err := pub.Publish(ctx, m); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	peeked, err := q.Peek(ctx, queue, 32)
-	if err != nil {
-		t.Fatalf("Peek: %v", err)
-	}
-	if len(peeked) != 1 || peeked[0].Envelope.MessageID != m.ID || peeked[0].DequeueCount != 0 || peeked[0].PopReceipt != "" {
+	if peeked := visible(t, ctx, q, queue); len(peeked) != 1 || peeked[0].Envelope.MessageID != m.ID || peeked[0].DequeueCount != 0 || peeked[0].PopReceipt != "" {
 		t.Fatalf("Peek = %+v, want the message, undelivered and unlocked", peeked)
 	}
-	d := receiveOne(t, ctx, q, queue)
+	ds, err := q.Receive(ctx, queue, 32, 30*time.Second)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Receive = %d messages, %v; want 1", len(ds), err)
+	}
+	d := ds[0]
 	if string(d.Envelope.Body) != string(body) {
 		t.Errorf("body = %q, want %q", d.Envelope.Body, body)
 	}
@@ -120,7 +108,9 @@ func TestLocalPublishReceive(t *testing.T) {
 	if err := q.Delete(ctx, d); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	receiveNone(t, ctx, q, queue)
+	if left := visible(t, ctx, q, queue); len(left) != 0 {
+		t.Errorf("after Delete: %d messages left, want none", len(left))
+	}
 }
 
 func TestLocalNotBeforeDelays(t *testing.T) {
@@ -130,14 +120,12 @@ func TestLocalNotBeforeDelays(t *testing.T) {
 	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`), NotBefore: notBefore}); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	receiveNone(t, ctx, q, queue)
+	if early := visible(t, ctx, q, queue); len(early) != 0 {
+		t.Fatalf("%d messages visible before their NotBefore, want none", len(early))
+	}
 	var d localqueue.Delivery
 	for {
-		ds, err := q.Receive(ctx, queue, 1, 30*time.Second)
-		if err != nil {
-			t.Fatalf("Receive: %v", err)
-		}
-		if len(ds) == 1 {
+		if ds := visible(t, ctx, q, queue); len(ds) == 1 {
 			d = ds[0]
 			break
 		}
@@ -168,7 +156,9 @@ func TestLocalFarFuture(t *testing.T) {
 	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: []byte(`{}`), NotBefore: notBefore}); err != nil {
 		t.Fatalf("Publish: %v", err)
 	}
-	receiveNone(t, ctx, q, queue)
+	if ds := visible(t, ctx, q, queue); len(ds) != 0 {
+		t.Errorf("a message due in 30 days is visible")
+	}
 }
 
 // TestLocalSizeLimit publishes the largest message the envelope allows, to
@@ -180,12 +170,9 @@ func TestLocalSizeLimit(t *testing.T) {
 	if err := pub.Publish(ctx, access.Message{Queue: queue, ID: "e1", Body: body}); err != nil {
 		t.Fatalf("Publish of the largest message: %v", err)
 	}
-	d := receiveOne(t, ctx, q, queue)
-	if string(d.Envelope.Body) != string(body) {
-		t.Errorf("largest body came back changed (%d bytes, want %d)", len(d.Envelope.Body), len(body))
-	}
-	if err := q.Delete(ctx, d); err != nil {
-		t.Fatalf("Delete: %v", err)
+	ds := visible(t, ctx, q, queue)
+	if len(ds) != 1 || string(ds[0].Envelope.Body) != string(body) {
+		t.Fatalf("largest body did not come back as sent (%d messages)", len(ds))
 	}
 
 	over := append([]byte(`"x`), body[1:]...)
@@ -196,7 +183,9 @@ func TestLocalSizeLimit(t *testing.T) {
 	if !strings.Contains(err.Error(), "limit") {
 		t.Errorf("error %q does not mention the limit", err)
 	}
-	receiveNone(t, ctx, q, queue)
+	if ds := visible(t, ctx, q, queue); len(ds) != 1 {
+		t.Errorf("after the refused one: %d messages, want the first alone", len(ds))
+	}
 }
 
 func TestLocalRefuses(t *testing.T) {
@@ -252,12 +241,8 @@ func TestLocalConcurrentPublish(t *testing.T) {
 			t.Errorf("Publish: %v", err)
 		}
 	}
-	ds, err := q.Receive(ctx, queue, 32, 30*time.Second)
-	if err != nil {
-		t.Fatalf("Receive: %v", err)
-	}
 	ids := map[string]bool{}
-	for _, d := range ds {
+	for _, d := range visible(t, ctx, q, queue) {
 		ids[d.Envelope.MessageID] = true
 	}
 	if len(ids) != n {

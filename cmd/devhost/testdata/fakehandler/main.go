@@ -111,11 +111,15 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 	rec := map[string]any{"event": "invoke", "function": fn, "path": r.URL.Path,
 		"invocationId": r.Header.Get(funchost.InvocationIDHeader), "contentType": r.Header.Get("Content-Type"),
 		"inflight": n, "envelope": json.RawMessage(raw)}
+	// refuse records why the envelope could not be read and answers 400.
+	refuse := func(why string, logs ...string) {
+		rec["decodeError"] = why
+		write(rec)
+		funchost.WriteOutcome(w, http.StatusBadRequest, logs)
+	}
 	inv, err := funchost.Decode(strings.NewReader(string(raw)), 0)
 	if err != nil {
-		rec["decodeError"] = err.Error()
-		write(rec)
-		funchost.WriteOutcome(w, http.StatusBadRequest, []string{err.Error()})
+		refuse(err.Error(), err.Error())
 		return
 	}
 	rec["methodName"] = inv.FunctionName
@@ -123,9 +127,7 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 	case inv.Data["msg"] != nil:
 		m, err := inv.Queue("msg")
 		if err != nil {
-			rec["decodeError"] = err.Error()
-			write(rec)
-			funchost.WriteOutcome(w, http.StatusBadRequest, nil)
+			refuse(err.Error())
 			return
 		}
 		var ask struct {
@@ -145,9 +147,7 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 	case inv.Data["timer"] != nil:
 		t, err := inv.Timer("timer")
 		if err != nil {
-			rec["decodeError"] = err.Error()
-			write(rec)
-			funchost.WriteOutcome(w, http.StatusBadRequest, nil)
+			refuse(err.Error())
 			return
 		}
 		rec["timer"] = map[string]any{"isPastDue": t.IsPastDue, "hasStatus": t.Status != nil}
@@ -156,9 +156,7 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 	case inv.Data["req"] != nil:
 		req, err := inv.HTTP("req")
 		if err != nil {
-			rec["decodeError"] = err.Error()
-			write(rec)
-			funchost.WriteOutcome(w, http.StatusBadRequest, nil)
+			refuse(err.Error())
 			return
 		}
 		rec["http"] = map[string]any{"method": req.Method, "url": req.URL.String(), "params": req.Params,
@@ -189,8 +187,6 @@ func invoke(w http.ResponseWriter, r *http.Request) {
 			Body:       echo,
 		}, []string{"http " + req.Method + " seen"})
 	default:
-		rec["decodeError"] = "no known binding"
-		write(rec)
-		funchost.WriteOutcome(w, http.StatusBadRequest, nil)
+		refuse("no known binding")
 	}
 }
