@@ -115,14 +115,28 @@ func TestGDAPApprovedRefusesAnAssignmentWithOtherRoles(t *testing.T) {
 	}
 }
 
-func TestGDAPApprovedNotActiveYetIsRetried(t *testing.T) {
+func TestGDAPApprovedNotActiveYetIsDeferred(t *testing.T) {
 	e := newEnvWith(t, withRelationship("approved", access.SecurityReaderID))
 	status, _ := e.deliver(FnGDAPApproved, "gdap-2", 1, approval("gdap-2"))
-	if status < 500 {
-		t.Fatalf("approved but not active: got %d, want a 5xx so it is retried", status)
+	if status != http.StatusOK {
+		t.Fatalf("approved but not active: got %d, want 200 deferred (waiting is not a failure)", status)
 	}
 	if _, _, err := e.store.Grant(context.Background(), customerTenant, "gdap:"+relationshipID); !access.IsKind(err, access.KindNotFound) {
 		t.Fatalf("grant: got %v, want none yet", err)
+	}
+	again := e.published.to(FnGDAPApproved)
+	if len(again) != 1 || again[0].NotBefore.After(e.clock.Now().Add(2*time.Minute)) || !again[0].NotBefore.After(e.clock.Now()) {
+		t.Fatalf("re-check: got %+v, want one gdap-approved due within 2 minutes", again)
+	}
+	// Activation done: the re-check activates the grant.
+	active := "active"
+	if err := e.sim.ChangeRelationship(relationshipID, graphsim.RelationshipChange{Status: &active}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.set(again[0].NotBefore)
+	e.mustDeliver(FnGDAPApproved, again[0].ID, 1, again[0].Body)
+	if g := e.grant("gdap:" + relationshipID); g.Status != access.StatusActive {
+		t.Fatalf("grant after the re-check: got %s, want active", g.Status)
 	}
 }
 

@@ -206,7 +206,24 @@ func TestPartnerCenterWebhook(t *testing.T) {
 	e := newEnvWith(t, withRelationship("active", access.SecurityReaderID))
 	event := []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` +
 		relationshipID + `","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487+00:00"}`)
+	// A relationship the app did not request: nothing granted, nothing
+	// published, the event recorded.
 	res := e.call(FnPartnerCenterWebhook, "POST", "/api/webhooks/partner-center", e.pc.Headers(t, event), event, nil)
+	if res.Status != http.StatusOK || res.Body["status"] != "not requested" || len(e.published.to(FnGDAPApproved)) != 0 {
+		t.Fatalf("approved event for a relationship nobody requested: got %d %s and %d messages, want 200 not requested and none",
+			res.Status, res.Raw, len(e.published.to(FnGDAPApproved)))
+	}
+	if _, _, err := e.store.Grant(context.Background(), customerTenant, "gdap:"+relationshipID); !access.IsKind(err, access.KindNotFound) {
+		t.Fatalf("grant after an unrequested approval: %v, want none", err)
+	}
+	// The app's own request, waiting for the customer.
+	if err := e.store.Commit(context.Background(), access.Change{Grant: access.Grant{ID: "gdap:" + relationshipID, CustomerTenantID: customerTenant,
+		PartnerTenantID: partnerTenant, Method: access.GDAP, Status: access.StatusPending, PrincipalID: partnerGroup,
+		Roles: []string{access.SecurityReaderID}, CreatedAt: t0, UpdatedAt: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	event = []byte(strings.Replace(string(event), "08:00:00.5485487", "08:00:01.5485487", 1))
+	res = e.call(FnPartnerCenterWebhook, "POST", "/api/webhooks/partner-center", e.pc.Headers(t, event), event, nil)
 	if res.Status != http.StatusAccepted {
 		t.Fatalf("approved event: got %d %s, want 202", res.Status, res.Raw)
 	}
@@ -236,7 +253,16 @@ func TestPartnerCenterWebhook(t *testing.T) {
 		t.Fatalf("forged events changed the grant to %s", g.Status)
 	}
 
+	// Terminated: recorded only once Graph shows it.
 	terminated := []byte(strings.Replace(string(event), "approved", "terminated", 1))
+	res = e.call(FnPartnerCenterWebhook, "POST", "/api/webhooks/partner-center", e.pc.Headers(t, terminated), terminated, nil)
+	if res.Status != http.StatusOK || res.Body["status"] != "unconfirmed" || e.grant("gdap:"+relationshipID).Status != access.StatusActive {
+		t.Fatalf("terminated event while Graph shows it active: got %d %s, grant %s; want 200 unconfirmed and still active", res.Status, res.Raw, e.grant("gdap:"+relationshipID).Status)
+	}
+	status := "terminated"
+	if err := e.sim.ChangeRelationship(relationshipID, graphsim.RelationshipChange{Status: &status}); err != nil {
+		t.Fatal(err)
+	}
 	res = e.call(FnPartnerCenterWebhook, "POST", "/api/webhooks/partner-center", e.pc.Headers(t, terminated), terminated, nil)
 	if res.Status != http.StatusOK || e.grant("gdap:"+relationshipID).Status != access.StatusRevoked {
 		t.Fatalf("terminated event: got %d %s, grant %s; want 200 and revoked", res.Status, res.Raw, e.grant("gdap:"+relationshipID).Status)

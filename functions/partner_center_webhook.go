@@ -15,6 +15,7 @@ import (
 var partnerCenterChanges = map[string]lifecycle.RelationshipChange{
 	webhook.EventTestCreated:            lifecycle.RelationshipTest,
 	webhook.EventRelationshipApproved:   lifecycle.RelationshipApproved,
+	webhook.EventRelationshipActivated:  lifecycle.RelationshipActivated,
 	webhook.EventRelationshipExpired:    lifecycle.RelationshipExpired,
 	webhook.EventRelationshipTerminated: lifecycle.RelationshipTerminated,
 }
@@ -36,9 +37,13 @@ func (d Deps) partnerCenterWebhook(ctx context.Context, req funchost.HTTPRequest
 	if err != nil {
 		return funchost.HTTPResponse{}, err
 	}
+	change := partnerCenterChanges[ev.EventName]
+	if change != lifecycle.RelationshipTest && ev.ResourceChangeUTCDate.IsZero() {
+		// Without its date an event cannot be told from a replay of another.
+		return funchost.HTTPResponse{}, access.Invalid("invalid event", map[string]string{"ResourceChangeUtcDate": "is required"})
+	}
 	res, err := d.Lifecycle.PartnerCenter(ctx, lifecycle.PartnerCenterEvent{
-		Change: partnerCenterChanges[ev.EventName], Name: ev.EventName,
-		RelationshipID: ev.RelationshipID, At: ev.ResourceChangeUTCDate,
+		Change: change, Name: ev.EventName, RelationshipID: ev.RelationshipID, At: ev.ResourceChangeUTCDate, Raw: req.Body,
 	})
 	if err != nil {
 		return funchost.HTTPResponse{}, upstream(err)

@@ -14,7 +14,7 @@ func (d Deps) invitationSent(ctx context.Context, msg funchost.QueueMessage) (li
 	if err != nil {
 		return "", err
 	}
-	return d.Lifecycle.ActivateGuest(ctx, lifecycle.GuestInvited{InvitationSent: m, DeliveryCount: msg.DeliveryCount})
+	return d.Lifecycle.ActivateGuest(ctx, lifecycle.GuestInvited{InvitationSent: m})
 }
 
 // gdapApproved decodes a gdap-approved message and activates the GDAP
@@ -40,6 +40,6 @@ func (d Deps) grantExpiring(ctx context.Context, msg funchost.QueueMessage) (lif
 // expirySweep runs the sweep (lifecycle.Sweep).
 func (d Deps) expirySweep(ctx context.Context, t funchost.TimerInfo) error {
 	res, err := d.Lifecycle.Sweep(ctx)
-	lifecycle.TraceOf(ctx).Log().Info("sweep done", "read", res.Read, "published", res.Published, "drift", res.Drift, "pastDue", t.IsPastDue)
+	lifecycle.TraceOf(ctx).Log().Info("sweep done", "read", res.Read, "published", res.Published, "drift", res.Drift, "rechecked", res.Rechecked, "pastDue", t.IsPastDue)
 	return err
 }

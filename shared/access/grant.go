@@ -252,7 +252,16 @@ type DueEntry struct {
 	CustomerTenantID string
 	GrantID          string
 	Stage            int
+	// Message is what a re-check (Stage StageRecheck) publishes when due:
+	// the deferred message, so that the sweep can send it again if the
+	// scheduled copy is lost.
+	Message *Message
 }
+
+// StageRecheck is the due stage of a deferred message's re-check (a guest
+// not visible yet, a relationship not active yet), beside the notice
+// stages (days before expiry) and the expiry itself (0).
+const StageRecheck = -1
 
 // Change is one state change of a grant, written as one transaction: the
 // grant (inserted when Version is empty, else replaced If-Match Version),

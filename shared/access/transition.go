@@ -169,7 +169,10 @@ func Apply(g Grant, ev Event, now time.Time) (Grant, []Effect, error) {
 			next.Status = StatusRevoked
 		}
 		next.Reason = ev.Reason
-		if g.Status == StatusActive {
+		// A pending grant may hold something on its way (a GDAP
+		// relationship the customer has yet to approve): the executor
+		// decides, by method, what there is to take away.
+		if g.Status == StatusActive || g.Status == StatusPending {
 			effects = append(effects, Effect{Kind: EffectRemoveAccess})
 		}
 		effects = append(effects, Effect{Kind: EffectNotify, Topic: ev.Type})

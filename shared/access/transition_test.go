@@ -49,9 +49,9 @@ func TestApplyLegal(t *testing.T) {
 		{"notice pending", StatusPending, Event{Type: EvNotice, Stage: 7}, StatusPending, []EffectKind{EffectSchedule, EffectNotify}},
 		{"extend active", StatusActive, Event{Type: EvExtend, ExpiresAt: expires.Add(30 * Day)}, StatusActive, []EffectKind{EffectSchedule, EffectNotify}},
 		{"expire active", StatusActive, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectRemoveAccess, EffectNotify}},
-		{"expire pending", StatusPending, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectNotify}},
+		{"expire pending", StatusPending, Event{Type: EvExpire}, StatusExpired, []EffectKind{EffectRemoveAccess, EffectNotify}},
 		{"revoke requested", StatusRequested, Event{Type: EvRevoke}, StatusRevoked, []EffectKind{EffectNotify}},
-		{"revoke pending", StatusPending, Event{Type: EvRevoke}, StatusRevoked, []EffectKind{EffectNotify}},
+		{"revoke pending", StatusPending, Event{Type: EvRevoke}, StatusRevoked, []EffectKind{EffectRemoveAccess, EffectNotify}},
 		{"revoke active", StatusActive, Event{Type: EvRevoke}, StatusRevoked, []EffectKind{EffectRemoveAccess, EffectNotify}},
 	}
 	for _, tc := range cases {

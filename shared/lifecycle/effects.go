@@ -53,20 +53,27 @@ func (s *Service) transition(ctx context.Context, g access.Grant, ev access.Even
 }
 
 // removeAccess takes away what the app granted, for a revocation or an
-// expiry of a grant that is active: the one executor of
+// expiry of a grant that is active or on its way: the one executor of
 // access.EffectRemoveAccess, for every method.
 //   - B2B: the directory roles the grant gave the guest, and only those
-//     (roles the customer gave it by other means stay).
-//   - GDAP: on revoke, the relationship is terminated unless it is ending
-//     already; at its expiry the relationship ends by itself.
+//     (roles the customer gave it by other means stay). A pending guest
+//     holds none yet.
+//   - GDAP: by what Graph says of the relationship. Created (never sent
+//     to the customer): deleted. Waiting for the customer or activating:
+//     nothing to do yet, nobody has access; if it becomes active later,
+//     ActivateGDAP terminates it. Active: terminated on revoke; at its
+//     expiry the relationship ends by itself. Ending already: nothing.
 //   - Lighthouse: only the customer can remove a delegation; the
 //     notification tells them to.
 //
-// It returns the audit lines of what it removed.
+// It returns the audit lines of what it did.
 func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Event, eventID string) ([]access.AuditEntry, error) {
 	at := s.Now()
 	switch g.Method {
 	case access.B2B:
+		if g.Status != access.StatusActive {
+			return nil, nil
+		}
 		assignments, err := s.guests.RoleAssignments(ctx, g.CustomerTenantID, g.PrincipalID)
 		if err != nil {
 			return nil, fmt.Errorf("list role assignments of %s: %w", g.PrincipalID, err)
@@ -84,7 +91,7 @@ func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Ev
 		}
 		return audit, nil
 	case access.GDAP:
-		if ev.Type == access.EvExpire {
+		if ev.Type == access.EvExpire && g.Status == access.StatusActive {
 			return nil, nil
 		}
 		_, relID, _ := access.SplitGrantID(g.ID)
@@ -95,14 +102,24 @@ func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Ev
 		if err != nil {
 			return nil, fmt.Errorf("read relationship %s: %w", relID, err)
 		}
-		if ending(rel.Status) {
-			return nil, nil
+		line := func(action, detail string) []access.AuditEntry {
+			return []access.AuditEntry{{At: at, Action: action, EventID: eventID, Detail: detail}}
 		}
-		if err := s.gdap.TerminateRelationship(ctx, g.PartnerTenantID, rel); err != nil {
-			return nil, fmt.Errorf("terminate relationship %s: %w", relID, err)
+		switch rel.Status {
+		case access.RelCreated:
+			if err := s.gdap.DeleteRelationship(ctx, g.PartnerTenantID, rel); err != nil {
+				return nil, fmt.Errorf("delete relationship %s: %w", relID, err)
+			}
+			return line("graph:delete-relationship", "relationship "+relID+" deleted before it reached the customer"), nil
+		case access.RelApprovalPending, access.RelApproved, access.RelActivating:
+			return line("graph:relationship-pending", "relationship "+relID+" is "+rel.Status+": nobody has access yet; it is terminated if it becomes active"), nil
+		case access.RelActive:
+			if err := s.gdap.TerminateRelationship(ctx, g.PartnerTenantID, rel); err != nil {
+				return nil, fmt.Errorf("terminate relationship %s: %w", relID, err)
+			}
+			return line("graph:terminate-relationship", "termination of relationship "+relID+" requested"), nil
 		}
-		return []access.AuditEntry{{At: at, Action: "graph:terminate-relationship", EventID: eventID,
-			Detail: "termination of relationship " + relID + " requested"}}, nil
+		return nil, nil
 	}
 	return nil, nil
 }

@@ -19,7 +19,7 @@ const earlyTolerance = time.Minute
 // stale.
 func (s *Service) Expiring(ctx context.Context, m GrantExpiring) (Outcome, error) {
 	stage := m.stage()
-	expiresAt := seconds(m.ExpiresAt)
+	expiresAt := access.WholeSeconds(m.ExpiresAt)
 	ctx, tr := traced(ctx, "eventId", m.EventID, "grantId", m.GrantID, "noticeDays", stage)
 
 	if stage == 0 && s.Now().Add(earlyTolerance).Before(expiresAt) {
@@ -69,8 +69,21 @@ func (s *Service) expire(ctx context.Context, g access.Grant, eventID string) (d
 			return decision{}, fmt.Errorf("read relationship %s: %w", relID, err)
 		case rel.Status == access.RelActive && rel.EndDateTime.After(g.ExpiresAt) && rel.EndDateTime.After(s.Now()):
 			// Partner Center auto-extended it: follow the new end.
-			return s.transition(ctx, g, access.Event{Type: access.EvExtend, ExpiresAt: seconds(rel.EndDateTime),
+			return s.transition(ctx, g, access.Event{Type: access.EvExtend, ExpiresAt: access.WholeSeconds(rel.EndDateTime),
 				Actor: "Partner Center auto-extend " + rel.AutoExtendDuration}, eventID, Processed, words{})
+		case rel.Status == access.RelActive && autoExtends(rel) && s.Now().Before(g.ExpiresAt.Add(AutoExtendWait)):
+			// Partner Center moves the end of an auto-extending
+			// relationship some time after the old end: look again.
+			stage := 0
+			err := s.recheck(ctx, g.CustomerTenantID, g.ID, eventID, g.ExpiresAt, "relationship "+relID+" has not auto-extended yet",
+				func(id string) access.Message {
+					m := ExpiringMessage(g.CustomerTenantID, g.ID, g.ExpiresAt, stage, s.Now())
+					m.EventID = id
+					return m.message(time.Time{})
+				})
+			return decision{outcome: Deferred}, err
+		case rel.Status == access.RelActive && autoExtends(rel):
+			reason = fmt.Sprintf("the relationship did not auto-extend within %s of its end", AutoExtendWait)
 		default:
 			reason = "the GDAP relationship ended (" + rel.Status + ")"
 		}
@@ -83,4 +96,10 @@ func (s *Service) expire(ctx context.Context, g access.Grant, eventID string) (d
 	}
 	dec.done = []access.DueEntry{{Due: g.ExpiresAt, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID}}
 	return dec, nil
+}
+
+// autoExtends reports whether Partner Center extends the relationship by
+// itself at its end.
+func autoExtends(rel access.Relationship) bool {
+	return rel.AutoExtendDuration != "" && rel.AutoExtendDuration != access.AutoExtendNone
 }

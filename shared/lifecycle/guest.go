@@ -8,17 +8,10 @@ import (
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
 
-// guestLookupDeliveries is how many deliveries a message waits for a new
-// guest to appear: Graph replicates a user created by an invitation within
-// seconds, so the first deliveries retry; after that the message is
-// rejected as naming a user who does not exist.
-const guestLookupDeliveries = 3
-
-// GuestInvited is the input of ActivateGuest: an invitation-sent message
-// (roles normalized by the edge) and how often it has been delivered.
+// GuestInvited is the input of ActivateGuest: an invitation-sent message,
+// roles normalized by the edge.
 type GuestInvited struct {
 	InvitationSent
-	DeliveryCount int
 }
 
 // ActivateGuest records a B2B guest's grant: the guest must exist in the
@@ -26,13 +19,20 @@ type GuestInvited struct {
 // the message comes), and the grant becomes active until occurredAt +
 // durationDays. Roles outside policy refuse the whole grant: nothing is
 // assigned and every party is told.
+//
+// A guest invited moments ago may not be visible yet (directory
+// replication): the message is deferred and looked at again, for
+// GuestWait after the invitation, before the grant is given up (refused,
+// everyone told, and the message rejected as naming no guest).
 func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, error) {
 	m, p := in.InvitationSent, s.opts.Policy
 	grantID := access.GrantID(access.B2B, m.InvitedUserID)
 	ctx, _ = traced(ctx, "eventId", m.EventID, "customerTenantId", m.CustomerTenantID)
 	actor := actorOf(m.Ticket, "invitation-sent")
 
-	return s.apply(ctx, m.CustomerTenantID, grantID, m.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+	var gaveUp error
+	outcome, err := s.apply(ctx, m.CustomerTenantID, grantID, m.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+		gaveUp = nil
 		if g.Status.Final() {
 			// A new invitation for a guest whose earlier grant ended starts a
 			// new lifecycle on the same row; the trail keeps the old one.
@@ -57,14 +57,14 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 		if err != nil {
 			return decision{}, err
 		}
-		expiresAt = seconds(expiresAt)
+		expiresAt = access.WholeSeconds(expiresAt)
 		if g.Status == access.StatusActive && g.ExpiresAt.Equal(expiresAt) && slices.Equal(g.Roles, m.Roles) {
 			return decision{outcome: Duplicate}, nil
 		}
 
 		user, err := s.guests.User(ctx, m.CustomerTenantID, m.InvitedUserID)
-		if access.IsKind(err, access.KindNotFound) && in.DeliveryCount < guestLookupDeliveries {
-			return decision{}, access.WrapKind(access.KindTransient, err, "guest %s not visible yet in %s", m.InvitedUserID, m.CustomerTenantID)
+		if access.IsKind(err, access.KindNotFound) {
+			return s.guestNotYet(ctx, g, m, err, &gaveUp)
 		}
 		if err != nil {
 			return decision{}, fmt.Errorf("verify guest %s: %w", m.InvitedUserID, err)
@@ -72,6 +72,10 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 		var audit []access.AuditEntry
 		for _, role := range m.Roles {
 			a, err := s.guests.AssignRole(ctx, m.CustomerTenantID, user.ID, role)
+			if access.IsKind(err, access.KindNotFound) {
+				// The user reads, but role assignment does not see it yet.
+				return s.guestNotYet(ctx, g, m, err, &gaveUp)
+			}
 			if err != nil {
 				return decision{}, fmt.Errorf("assign %s to %s: %w", access.RoleName(role), user.ID, err)
 			}
@@ -91,6 +95,38 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 		dec.audit = append(audit, dec.audit...)
 		return dec, nil
 	})
+	if err == nil && gaveUp != nil && outcome != Duplicate {
+		return "", gaveUp
+	}
+	return outcome, err
+}
+
+// guestNotYet defers a message whose guest is not visible yet, or, once
+// GuestWait has passed since the invitation, gives the grant up: refused
+// with the reason, everyone told, and *gaveUp set to the KindInvalid error
+// that rejects the message once the refusal is committed.
+func (s *Service) guestNotYet(ctx context.Context, g access.Grant, m InvitationSent, cause error, gaveUp *error) (decision, error) {
+	now := s.Now()
+	since := m.OccurredAt
+	if since.IsZero() || since.After(now) {
+		since = now
+	}
+	if now.Sub(since) < GuestWait {
+		err := s.recheck(ctx, m.CustomerTenantID, g.ID, m.EventID, since, "guest "+m.InvitedUserID+" not visible yet",
+			func(id string) access.Message {
+				again := m
+				again.EventID = id
+				return access.Message{Queue: QueueInvitationSent, ID: id, Body: mustJSON(again)}
+			})
+		return decision{outcome: Deferred}, err
+	}
+	reason := fmt.Sprintf("guest %s did not appear in tenant %s within %s of its invitation", m.InvitedUserID, m.CustomerTenantID, GuestWait)
+	*gaveUp = access.WrapKind(access.KindInvalid, cause, "%s", reason)
+	if g.Status == access.StatusActive {
+		// An active grant is not taken away by a late copy of its message.
+		return decision{}, *gaveUp
+	}
+	return s.transition(ctx, g, access.Event{Type: access.EvRefuse, Roles: m.Roles, Reason: reason, Actor: "invitation-sent"}, m.EventID, Refused, words{})
 }
 
 func ticketOr(a, b access.Ticket) access.Ticket {

@@ -93,7 +93,7 @@ func New(d Deps, o Options) *Service {
 
 // Now is the time the grants follow, in UTC and whole seconds: the
 // precision at which grants are stored, compared and shown.
-func (s *Service) Now() time.Time { return s.clock.Now().UTC().Truncate(time.Second) }
+func (s *Service) Now() time.Time { return access.WholeSeconds(s.clock.Now()) }
 
 // Policy is the deployment's least-privilege policy.
 func (s *Service) Policy() access.Policy { return s.opts.Policy }
@@ -106,6 +106,3 @@ func firstNonEmpty(a, b string) string {
 	}
 	return b
 }
-
-// seconds is t at the precision grants keep: UTC, whole seconds.
-func seconds(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }

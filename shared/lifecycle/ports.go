@@ -95,15 +95,22 @@ type Guests interface {
 type GDAP interface {
 	// Relationship reads a relationship. KindNotFound if there is none.
 	Relationship(ctx context.Context, partnerTenantID, relationshipID string) (access.Relationship, error)
-	// CreateRelationship creates a relationship request.
+	// RelationshipByName finds the partner's relationship of that display
+	// name (display names are unique). KindNotFound if there is none.
+	RelationshipByName(ctx context.Context, partnerTenantID, displayName string) (access.Relationship, error)
+	// CreateRelationship creates a relationship request. A display name
+	// already in use is refused (KindInvalid or KindConflict).
 	CreateRelationship(ctx context.Context, partnerTenantID string, req access.RelationshipRequest) (access.Relationship, error)
+	// DeleteRelationship deletes a relationship still in status created,
+	// If-Match rel.ETag.
+	DeleteRelationship(ctx context.Context, partnerTenantID string, rel access.Relationship) error
 	// LockForApproval locks a created relationship for customer approval
 	// and returns the customer's approval link.
 	LockForApproval(ctx context.Context, partnerTenantID string, rel access.Relationship) (string, error)
 	// CreateAccessAssignment gives a partner security group roles through a
 	// relationship, or returns the group's existing assignment.
 	CreateAccessAssignment(ctx context.Context, partnerTenantID, relationshipID, groupID string, roles []string) (access.AccessAssignment, error)
-	// TerminateRelationship asks for a relationship to end.
+	// TerminateRelationship asks for an active relationship to end.
 	TerminateRelationship(ctx context.Context, partnerTenantID string, rel access.Relationship) error
 }
 

@@ -2,8 +2,11 @@ package lifecycle
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
@@ -153,15 +156,26 @@ func (r request) gdap(ctx context.Context) (access.Reply, error) {
 			DisplayName: name, CustomerTenantID: cmd.CustomerTenantID, Roles: r.roles,
 			Duration: fmt.Sprintf("P%dD", r.days), AutoExtendDuration: r.base.AutoExtend,
 		})
+		if access.IsKind(err, access.KindInvalid) || access.IsKind(err, access.KindConflict) {
+			// The name is taken: by a copy of this request (the name is the
+			// request's own), which is resumed, or by something else.
+			found, ferr := s.gdap.RelationshipByName(ctx, cmd.PartnerTenantID, name)
+			switch {
+			case ferr == nil && lower(found.CustomerTenantID) == cmd.CustomerTenantID:
+				rel, err = found, nil
+			case ferr != nil && !access.IsKind(ferr, access.KindNotFound):
+				return "", fmt.Errorf("find relationship %q: %w", name, ferr)
+			}
+		}
 		if err != nil {
-			return "", fmt.Errorf("create GDAP relationship: %w", err)
+			return "", fmt.Errorf("create GDAP relationship %q: %w", name, err)
 		}
 		return rel.ID, nil
 	})
 	if err != nil {
 		return access.Reply{}, err
 	}
-	if !res.Created {
+	if !res.Created || rel.ID == "" {
 		// An earlier delivery created it: carry on with it.
 		if rel, err = s.gdap.Relationship(ctx, cmd.PartnerTenantID, res.Result); err != nil {
 			return access.Reply{}, fmt.Errorf("read relationship %s created earlier: %w", res.Result, err)
@@ -251,15 +265,28 @@ func withBase(g, base access.Grant) access.Grant {
 	return g
 }
 
-// relationshipName is the GDAP relationship's display name: unique per
-// request and at most 50 characters, as Partner Center requires.
+// relationshipName is the GDAP relationship's display name. Partner
+// Center keeps display names unique across all of the partner's
+// relationships and at most 50 characters, so the name is the request's
+// own: the ticket id (or the delivery id) and a short hash of customer and
+// delivery. Two tickets with the same id for two customers, or a new
+// request on a ticket whose earlier grant ended, get names of their own; a
+// redelivery of one request gets the same name. The ticket id is cut on a
+// character boundary to fit.
 func relationshipName(cmd Command) string {
-	name := "Security Copilot " + firstNonEmpty(cmd.Ticket.ID, cmd.DeliveryID)
-	if len(name) > 50 {
-		name = name[:50]
+	h := sha256.Sum256([]byte(cmd.CustomerTenantID + "\n" + cmd.DeliveryID))
+	suffix := " " + hex.EncodeToString(h[:4])
+	prefix := "Security Copilot "
+	id := firstNonEmpty(cmd.Ticket.ID, cmd.DeliveryID)
+	for len(prefix)+len(id)+len(suffix) > maxRelationshipName {
+		_, size := utf8.DecodeLastRuneInString(id)
+		id = id[:len(id)-size]
 	}
-	return name
+	return prefix + id + suffix
 }
+
+// maxRelationshipName is Partner Center's limit on a display name.
+const maxRelationshipName = 50
 
 func rfc3339(t time.Time) string {
 	if t.IsZero() {

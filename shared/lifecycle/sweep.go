@@ -20,6 +20,7 @@ type SweepResult struct {
 	Read      int // due-index entries read
 	Published int // grant-expiring messages published
 	Drift     int // GDAP grants whose relationship Partner Center changed, recorded
+	Rechecked int // deferred messages sent again
 }
 
 // Sweep is the safety net behind the scheduled grant-expiring messages: it
@@ -54,6 +55,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	// checked for drift) at once, while the index is still being read.
 	work := func(e access.DueEntry) {
 		defer func() { <-slots; wg.Done() }()
+		if e.Stage == access.StageRecheck {
+			count(&res.Rechecked, s.resend(ctx, e))
+			return
+		}
 		if m, _, _ := access.SplitGrantID(e.GrantID); m == access.GDAP {
 			changed, err := s.gdapDrift(ctx, e)
 			if changed {
@@ -84,7 +89,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	})
 	wg.Wait()
 	res.Read = read
-	TraceOf(ctx).Linef("sweep: %d due entries read, %d published, %d drifted", res.Read, res.Published, res.Drift)
+	TraceOf(ctx).Linef("sweep: %d due entries read, %d published, %d drifted, %d re-checked", res.Read, res.Published, res.Drift, res.Rechecked)
 	if err != nil {
 		return res, fmt.Errorf("read due entries: %w", err)
 	}
@@ -117,8 +122,8 @@ func (s *Service) gdapDrift(ctx context.Context, e access.DueEntry) (bool, error
 		ev = access.Event{Type: access.EvRevoke, Reason: "the relationship was terminated in Partner Center (" + rel.Status + ")", Actor: actor}
 	case rel.Status == access.RelExpired:
 		ev = access.Event{Type: access.EvExpire, Reason: "the relationship expired in Partner Center", Actor: actor}
-	case rel.Status == access.RelActive && seconds(rel.EndDateTime).After(seconds(expected)):
-		ev = access.Event{Type: access.EvExtend, ExpiresAt: seconds(rel.EndDateTime), Actor: "Partner Center auto-extend " + rel.AutoExtendDuration}
+	case rel.Status == access.RelActive && access.WholeSeconds(rel.EndDateTime).After(access.WholeSeconds(expected)):
+		ev = access.Event{Type: access.EvExtend, ExpiresAt: access.WholeSeconds(rel.EndDateTime), Actor: "Partner Center auto-extend " + rel.AutoExtendDuration}
 	default:
 		return false, nil
 	}
@@ -134,4 +139,19 @@ func (s *Service) gdapDrift(ctx context.Context, e access.DueEntry) (bool, error
 		return false, fmt.Errorf("record drift of %s: %w", e.GrantID, err)
 	}
 	return outcome != Stale, nil
+}
+
+// resend publishes a due re-check's deferred message again (its scheduled
+// copy may be lost), then forgets the entry: the message, if it is deferred
+// again, records the next one.
+func (s *Service) resend(ctx context.Context, e access.DueEntry) error {
+	if e.Message != nil {
+		m := *e.Message
+		m.NotBefore = time.Time{}
+		if err := s.pub.Publish(ctx, m); err != nil {
+			return fmt.Errorf("publish the re-check of %s: %w", e.GrantID, err)
+		}
+	}
+	s.forgetDue(ctx, e)
+	return nil
 }

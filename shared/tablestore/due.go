@@ -40,6 +40,9 @@ func (s *Store) SetDue(ctx context.Context, d access.DueEntry) error {
 		pStage:            d.Stage,
 		pDue:              d.Due,
 	}
+	if err := p.setMessage(d.Message); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	e, err := marshalEntity(pk, rk, p)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -76,6 +79,7 @@ func (s *Store) DueUntil(ctx context.Context, until time.Time, fn func(access.Du
 			CustomerTenantID: r.str(pCustomerTenantID),
 			GrantID:          r.str(pGrantID),
 			Stage:            r.int(pStage),
+			Message:          r.message(),
 		}
 		if r.err != nil {
 			return fmt.Errorf("decode due entry: %w", r.err)

@@ -431,21 +431,50 @@ func outboxProps(e access.OutboxEntry, seq int) (props, error) {
 			return nil, err
 		}
 	}
-	if m := e.Message; m != nil {
-		if len(m.Body) > bodyPartSize {
-			return nil, access.Errorf(access.KindInvalid, "message %s to publish is %d bytes, over the %d a row keeps", m.ID, len(m.Body), bodyPartSize)
-		}
-		p[pPublishQueue] = m.Queue
-		p[pPublishID] = m.ID
-		p[pPublishBody] = nonNil(m.Body)
-		p.setTime(pPublishNotBefore, m.NotBefore)
-		if m.Properties != nil {
-			if err := p.setList(pPublishProperties, m.Properties); err != nil {
-				return nil, err
-			}
-		}
+	if err := p.setMessage(e.Message); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// setMessage stores a queue message to publish (an outbox entry's, a due
+// re-check's); nil stores nothing.
+func (p props) setMessage(m *access.Message) error {
+	if m == nil {
+		return nil
+	}
+	if len(m.Body) > bodyPartSize {
+		return access.Errorf(access.KindInvalid, "message %s to publish is %d bytes, over the %d a row keeps", m.ID, len(m.Body), bodyPartSize)
+	}
+	p[pPublishQueue] = m.Queue
+	p[pPublishID] = m.ID
+	p[pPublishBody] = nonNil(m.Body)
+	p.setTime(pPublishNotBefore, m.NotBefore)
+	if m.Properties != nil {
+		return p.setList(pPublishProperties, m.Properties)
+	}
+	return nil
+}
+
+// message reads back what setMessage stored; nil if the row holds none.
+func (r *row) message() *access.Message {
+	if !r.has(pPublishQueue) {
+		return nil
+	}
+	m := &access.Message{
+		Queue:     r.str(pPublishQueue),
+		ID:        r.str(pPublishID),
+		Body:      r.bytes(pPublishBody),
+		NotBefore: r.time(pPublishNotBefore),
+	}
+	if s := r.str(pPublishProperties); s != "" && r.err == nil {
+		props, err := decodeProperties(s)
+		if err != nil {
+			r.err = fmt.Errorf("row %q %q: property %s: %w", r.e.PartitionKey, r.e.RowKey, pPublishProperties, err)
+		}
+		m.Properties = props
+	}
+	return m
 }
 
 func outboxFromRow(r *row) (access.OutboxEntry, int, error) {
@@ -477,21 +506,7 @@ func outboxFromRow(r *row) (access.OutboxEntry, int, error) {
 		}
 		e.Notification = n
 	}
-	if r.has(pPublishQueue) {
-		e.Message = &access.Message{
-			Queue:     r.str(pPublishQueue),
-			ID:        r.str(pPublishID),
-			Body:      r.bytes(pPublishBody),
-			NotBefore: r.time(pPublishNotBefore),
-		}
-		if s := r.str(pPublishProperties); s != "" && r.err == nil {
-			props, err := decodeProperties(s)
-			if err != nil {
-				r.err = fmt.Errorf("row %q %q: property %s: %w", r.e.PartitionKey, r.e.RowKey, pPublishProperties, err)
-			}
-			e.Message.Properties = props
-		}
-	}
+	e.Message = r.message()
 	seq := r.int(pSeq)
 	if r.err != nil {
 		return access.OutboxEntry{}, 0, fmt.Errorf("decode outbox entry: %w", r.err)

@@ -15,6 +15,7 @@ import (
 // handler decides what to do with them.
 const (
 	EventRelationshipApproved   = "granular-admin-relationship-approved"
+	EventRelationshipActivated  = "granular-admin-relationship-activated"
 	EventRelationshipExpired    = "granular-admin-relationship-expired"
 	EventRelationshipTerminated = "granular-admin-relationship-terminated"
 	EventTestCreated            = "test-created"
