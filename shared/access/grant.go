@@ -130,7 +130,18 @@ type AuditEntry struct {
 	Detail  string    `json:"detail"`
 	Actor   string    `json:"-"` // who caused it: a ticket, Partner Center, the sweep
 	EventID string    `json:"-"`
+	// Ref and Role name what the line made or removed in a directory: a
+	// role assignment's id and its role (ActionAssignRole, ActionRemoveRole).
+	Ref  string `json:"-"`
+	Role string `json:"-"`
 }
+
+// Audit actions of what the app does in a directory, beside the
+// transitions' own (EventType).
+const (
+	ActionAssignRole = "graph:assign-role"
+	ActionRemoveRole = "graph:remove-role"
+)
 
 // Audience is who a notification is for.
 type Audience string

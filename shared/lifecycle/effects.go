@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -55,9 +57,10 @@ func (s *Service) transition(ctx context.Context, g access.Grant, ev access.Even
 // removeAccess takes away what the app granted, for a revocation or an
 // expiry of a grant that is active or on its way: the one executor of
 // access.EffectRemoveAccess, for every method.
-//   - B2B: the directory roles the grant gave the guest, and only those
-//     (roles the customer gave it by other means stay). A pending guest
-//     holds none yet.
+//   - B2B: every directory role assignment the app ever made for the
+//     grant (its audit trail says which), and any of the guest's
+//     assignments of the grant's roles; other roles the customer gave the
+//     guest stay. A pending guest holds none yet.
 //   - GDAP: by what Graph says of the relationship. Created (never sent
 //     to the customer): deleted. Waiting for the customer or activating:
 //     nothing to do yet, nobody has access; if it becomes active later,
@@ -74,22 +77,7 @@ func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Ev
 		if g.Status != access.StatusActive {
 			return nil, nil
 		}
-		assignments, err := s.guests.RoleAssignments(ctx, g.CustomerTenantID, g.PrincipalID)
-		if err != nil {
-			return nil, fmt.Errorf("list role assignments of %s: %w", g.PrincipalID, err)
-		}
-		var audit []access.AuditEntry
-		for _, a := range assignments {
-			if !containsFold(g.Roles, a.RoleID) {
-				continue
-			}
-			if err := s.guests.RemoveRoleAssignment(ctx, g.CustomerTenantID, a.ID); err != nil {
-				return nil, fmt.Errorf("remove %s from %s: %w", access.RoleName(a.RoleID), g.PrincipalID, err)
-			}
-			audit = append(audit, access.AuditEntry{At: at, Action: "graph:remove-role", EventID: eventID,
-				Detail: fmt.Sprintf("%s removed from %s (assignment %s)", access.RoleName(a.RoleID), g.PrincipalID, a.ID)})
-		}
-		return audit, nil
+		return s.removeGuestRoles(ctx, g, eventID)
 	case access.GDAP:
 		if ev.Type == access.EvExpire && g.Status == access.StatusActive {
 			return nil, nil
@@ -157,4 +145,54 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// removeGuestRoles removes the role assignments the app made for a B2B
+// grant, whatever the grant's roles say now: those its audit trail records
+// as made and not yet removed, and the guest's assignments of the grant's
+// roles (the trail misses an assignment whose commit was lost).
+func (s *Service) removeGuestRoles(ctx context.Context, g access.Grant, eventID string) ([]access.AuditEntry, error) {
+	trail, err := s.store.Audit(ctx, g.CustomerTenantID, g.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read the audit trail of %s: %w", g.ID, err)
+	}
+	made := map[string]string{} // assignment id -> role, made by the app and not removed since
+	for _, a := range trail {
+		switch {
+		case a.Action == access.ActionAssignRole && a.Ref != "":
+			made[a.Ref] = a.Role
+		case a.Action == access.ActionRemoveRole && a.Ref != "":
+			delete(made, a.Ref)
+		}
+	}
+	assignments, err := s.guests.RoleAssignments(ctx, g.CustomerTenantID, g.PrincipalID)
+	if err != nil {
+		return nil, fmt.Errorf("list role assignments of %s: %w", g.PrincipalID, err)
+	}
+	held := map[string]bool{}
+	var remove []access.RoleAssignment
+	for _, a := range assignments {
+		held[a.ID] = true
+		if _, ok := made[a.ID]; ok || containsFold(g.Roles, a.RoleID) {
+			remove = append(remove, a)
+		}
+	}
+	var audit []access.AuditEntry
+	at := s.Now()
+	for _, a := range remove {
+		if err := s.guests.RemoveRoleAssignment(ctx, g.CustomerTenantID, a.ID); err != nil {
+			return nil, fmt.Errorf("remove %s from %s: %w", access.RoleName(a.RoleID), g.PrincipalID, err)
+		}
+		audit = append(audit, access.AuditEntry{At: at, Action: access.ActionRemoveRole, EventID: eventID, Ref: a.ID, Role: a.RoleID,
+			Detail: fmt.Sprintf("%s removed from %s (assignment %s)", access.RoleName(a.RoleID), g.PrincipalID, a.ID)})
+	}
+	for _, id := range slices.Sorted(maps.Keys(made)) {
+		if role := made[id]; !held[id] {
+			// Gone already (removed by hand, or by an earlier delivery whose
+			// commit was lost): recorded, so the next end does not look again.
+			audit = append(audit, access.AuditEntry{At: at, Action: access.ActionRemoveRole, EventID: eventID, Ref: id, Role: role,
+				Detail: fmt.Sprintf("%s (assignment %s) was no longer held by %s", access.RoleName(role), id, g.PrincipalID)})
+		}
+	}
+	return audit, nil
 }

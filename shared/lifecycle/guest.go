@@ -3,7 +3,7 @@ package lifecycle
 import (
 	"context"
 	"fmt"
-	"slices"
+	"strings"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
@@ -46,6 +46,16 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 		g.CustomerContacts = listOr(m.CustomerContacts, g.CustomerContacts)
 		g.AutoExtend = access.AutoExtendNone
 
+		// The message never widens access: a grant the ticket requested gets
+		// exactly the requested roles, and a live grant keeps its own.
+		switch {
+		case g.Status == access.StatusRequested && len(g.Roles) > 0 && !sameSet(g.Roles, m.Roles):
+			return decision{}, access.Invalid("the message's roles differ from the request", map[string]string{
+				"roles": "must be exactly the requested " + strings.Join(roleNames(g.Roles), ", ")})
+		case g.Status == access.StatusActive && !sameSet(g.Roles, m.Roles):
+			return decision{}, access.Invalid("the message would change the roles of a live grant", map[string]string{
+				"roles": "the grant holds " + strings.Join(roleNames(g.Roles), ", ") + "; ask for a new grant through the ticket"})
+		}
 		if err := p.CheckRoles(m.Roles); err != nil {
 			if g.Status == access.StatusActive {
 				// An active grant is not taken away by a later bad message.
@@ -53,12 +63,18 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 			}
 			return s.transition(ctx, g, access.Event{Type: access.EvRefuse, Roles: m.Roles, Reason: refusal(err), Actor: actor}, m.EventID, Refused, words{})
 		}
-		expiresAt, err := p.B2BExpiry(m.OccurredAt, m.DurationDays)
+		// The end counts from the invitation, or from now if the message
+		// claims a later one: never past now + B2B_MAX_DAYS.
+		start := m.OccurredAt
+		if now := s.Now(); start.After(now) {
+			start = now
+		}
+		expiresAt, err := p.B2BExpiry(start, m.DurationDays)
 		if err != nil {
 			return decision{}, err
 		}
 		expiresAt = access.WholeSeconds(expiresAt)
-		if g.Status == access.StatusActive && g.ExpiresAt.Equal(expiresAt) && slices.Equal(g.Roles, m.Roles) {
+		if g.Status == access.StatusActive && g.ExpiresAt.Equal(expiresAt) {
 			return decision{outcome: Duplicate}, nil
 		}
 
@@ -79,14 +95,13 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 			if err != nil {
 				return decision{}, fmt.Errorf("assign %s to %s: %w", access.RoleName(role), user.ID, err)
 			}
-			audit = append(audit, access.AuditEntry{At: s.Now(), Action: "graph:assign-role", EventID: m.EventID,
-				Detail: fmt.Sprintf("%s assigned to %s (assignment %s)", access.RoleName(role), user.ID, a.ID)})
+			audit = append(audit, access.AuditEntry{At: s.Now(), Action: access.ActionAssignRole, EventID: m.EventID,
+				Ref: a.ID, Role: role, Detail: fmt.Sprintf("%s assigned to %s (assignment %s)", access.RoleName(role), user.ID, a.ID)})
 		}
 
 		ev := access.Event{Type: access.EvActivate, ExpiresAt: expiresAt, Roles: m.Roles, PrincipalID: user.ID, Actor: actor}
 		if g.Status == access.StatusActive {
 			ev = access.Event{Type: access.EvExtend, ExpiresAt: expiresAt, Actor: actor}
-			g.Roles = m.Roles
 		}
 		dec, err := s.transition(ctx, g, ev, m.EventID, Processed, words{})
 		if err != nil {

@@ -38,10 +38,15 @@ const (
 	pCreatedAt        = "CreatedAt"
 	pUpdatedAt        = "UpdatedAt"
 
-	pAt      = "At"
-	pAction  = "Action"
-	pDetail  = "Detail"
-	pActor   = "Actor"
+	pAt     = "At"
+	pAction = "Action"
+	pDetail = "Detail"
+	pActor  = "Actor"
+	// pRef and pRole name what an audit line made or removed in Graph
+	// (a role assignment's id and role), so that revoke and expiry can take
+	// away everything the app ever made for the grant.
+	pRef     = "Ref"
+	pRole    = "Role"
 	pEventID = "EventId"
 	pOutcome = "Outcome"
 
@@ -347,6 +352,12 @@ func auditProps(customerTenantID, grantID string, a access.AuditEntry) props {
 		pActor:            a.Actor,
 		pEventID:          a.EventID,
 	}
+	if a.Ref != "" {
+		p[pRef] = a.Ref
+	}
+	if a.Role != "" {
+		p[pRole] = a.Role
+	}
 	p.setTime(pAt, a.At)
 	return p
 }
@@ -357,6 +368,8 @@ func auditFromRow(r *row) (access.AuditEntry, error) {
 		Action:  r.str(pAction),
 		Detail:  r.str(pDetail),
 		Actor:   r.str(pActor),
+		Ref:     r.str(pRef),
+		Role:    r.str(pRole),
 		EventID: r.str(pEventID),
 	}
 	if r.err != nil {
