@@ -33,7 +33,9 @@ const MaxBatch = 100
 //
 //   - the grant row: inserted when c.Version is empty (fails if it exists),
 //     else replaced If-Match c.Version;
-//   - one audit row per c.Audit entry (each needs a time);
+//   - one audit row per c.Audit entry (each needs a time), in the order
+//     given: entries of one Change with the same time read back in that
+//     order;
 //   - the ledger row event|<c.EventID> when c.EventID is set, inserted, so
 //     that a second commit of the same event fails;
 //   - one outbox row per c.Outbox notification, inserted with Sent=false
@@ -42,32 +44,36 @@ const MaxBatch = 100
 //     c.EventID, its GrantID to the grant's, and its CustomerTenantID must
 //     be the grant's if set.
 //
+// Times are written in whole seconds, UTC (access.TimePrecision).
+//
 // A Change whose Grant.ID is empty writes no grant row: only the ledger and
 // outbox rows (for a message refused before any grant exists). It needs
 // Grant.CustomerTenantID for the partition, must have an empty Version and
 // no Audit (an audit row belongs to a grant).
 //
-// Errors: KindConflict if the grant changed or vanished since c.Version,
-// if a new grant already exists, or if the event is already in the ledger;
-// nothing of the Change is written then. The SDK retries a batch whose
-// answer was lost; if the first attempt was applied, the retry meets its
-// own ledger row and reports KindConflict, so on a conflict re-read
-// (Processed, Grant) before deciding what happened. KindInvalid if the Change cannot be
-// stored (missing ids, over MaxBatch rows, too large). KindTransient if the
-// service is throttled or unreachable.
+// The grant's new version is not returned: read the grant again (Grant)
+// for it. Errors, of Op "tablestore.Commit": KindConflict if the grant
+// changed or vanished since c.Version, if a new grant already exists, or if
+// the event is already in the ledger; nothing of the Change is written
+// then. The SDK retries a batch whose answer was lost; if the first attempt
+// was applied, the retry meets its own ledger row and reports KindConflict,
+// so on a conflict re-read (Processed, Grant) before deciding what
+// happened. KindInvalid if the Change cannot be stored (missing ids, over
+// MaxBatch rows, too large). KindTransient if the service is throttled or
+// unreachable.
 func (s *Store) Commit(ctx context.Context, c access.Change) error {
 	// The stamp follows the real clock, which only moves forward; the
 	// ledger's time is the app's.
 	b, err := buildChange(c, s.now(), s.stamps.next(time.Now()))
 	if err != nil {
-		return fmt.Errorf("commit %s: %w", describeChange(c), err)
+		return access.E(opCommit, "commit "+describeChange(c), err)
 	}
 	var resp *http.Response
 	_, err = s.grants.SubmitTransaction(policy.WithCaptureResponse(ctx, &resp), b.actions, nil)
 	if err != nil {
 		// Inside a Change, a row not found is the grant that vanished
 		// since it was read: a conflict like any other lost race.
-		e := batchError(err, resp, b.what, "commit %s", describeChange(c))
+		e := batchError(opCommit, err, resp, b.what, "commit %s", describeChange(c))
 		if e.Kind == access.KindNotFound {
 			e.Kind = access.KindConflict
 		}
@@ -146,6 +152,9 @@ func buildChange(c access.Change, now time.Time, stamp string) (batch, error) {
 		if a.At.IsZero() {
 			return b, access.Errorf(access.KindInvalid, "audit entry %d (%s) has no time", i, a.Action)
 		}
+		// The key holds the time as stored, whole seconds: entries of this
+		// Change that fall in one second keep their order by i alone.
+		a.At = access.WholeSeconds(a.At)
 		what := fmt.Sprintf("audit row %d", i)
 		if err := b.add(what, aztables.TransactionTypeAdd, nil, pk, auditRowKey(g.ID, a.At, stamp, i), auditProps(g.CustomerTenantID, g.ID, a)); err != nil {
 			return b, err
@@ -215,7 +224,6 @@ func (s *stamper) next(now time.Time) string {
 // batchResult is one operation's answer inside a batch response.
 type batchResult struct {
 	status  int
-	etag    string
 	code    string // odata.error code when status >= 400
 	message string
 }
@@ -268,7 +276,7 @@ func parseBatchBody(contentType string, body []byte) ([]batchResult, error) {
 			if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 				return fmt.Errorf("read batch operation body: %w", err)
 			}
-			br := batchResult{status: res.StatusCode, etag: res.Header.Get("ETag")}
+			br := batchResult{status: res.StatusCode}
 			if res.StatusCode >= 400 {
 				br.code, br.message = odataError(rb)
 			}
@@ -309,39 +317,36 @@ func failedIndex(message string) (int, string, bool) {
 	return i, rest, err == nil && i >= 0
 }
 
-// batchError translates a failed transaction. The service answers a
-// refused batch with 202 and the refusal inside; aztables turns that into a
-// ResponseError with status 202 and no code, so the inner answer is read
-// here to tell a conflict from a throttle. It always returns an
-// *access.Error.
-func batchError(err error, resp *http.Response, what []string, format string, args ...any) *access.Error {
+// batchError translates a failed transaction of operation op. The service
+// answers a refused batch with 202 and the refusal inside; aztables turns
+// that into a ResponseError with status 202 and no code, so the inner answer
+// is read here to tell a conflict from a throttle. It always returns an
+// *access.Error with its own kind, which Commit may change.
+func batchError(op access.Op, err error, resp *http.Response, what []string, format string, args ...any) *access.Error {
+	msg := fmt.Sprintf(format, args...)
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.StatusCode != http.StatusAccepted {
-		return translate(err, format, args...).(*access.Error)
+		e := translate(op, err, "%s", msg).(*access.Error)
+		e.Kind = access.KindOf(e) // its own, for Commit to change
+		return e
 	}
 	results, perr := parseBatch(resp)
 	if perr != nil {
-		return &access.Error{Kind: access.KindInternal, Msg: fmt.Sprintf(format, args...), Err: errors.Join(perr, err)}
+		return &access.Error{Op: op, Kind: access.KindInternal, Msg: msg, Err: errors.Join(perr, err)}
 	}
 	for _, r := range results {
 		if r.status < 400 {
 			continue
 		}
-		kind := kindOf(r.status, r.code)
-		op, msg := "an operation", r.message
+		part, text := "an operation", r.message
 		if i, rest, ok := failedIndex(r.message); ok {
-			msg = rest
+			text = rest
 			if i < len(what) {
-				op = what[i]
+				part = what[i]
 			}
 		}
-		msg, _, _ = strings.Cut(msg, "\n") // the rest is a request id and a time
-		return &access.Error{
-			Kind: kind,
-			Code: r.code,
-			Msg:  fmt.Sprintf(format, args...),
-			Err:  &statusError{status: r.status, code: r.code, detail: op + " refused: " + msg, cause: err},
-		}
+		text, _, _ = strings.Cut(text, "\n") // the rest is a request id and a time
+		return statusFailure(op, r.status, r.code, part+" refused: "+text, err, msg)
 	}
-	return &access.Error{Kind: access.KindInternal, Msg: fmt.Sprintf(format, args...), Err: err}
+	return &access.Error{Op: op, Kind: access.KindInternal, Msg: msg, Err: err}
 }

@@ -38,17 +38,17 @@ func (s *Store) SetDue(ctx context.Context, d access.DueEntry) error {
 		pCustomerTenantID: d.CustomerTenantID,
 		pGrantID:          d.GrantID,
 		pStage:            d.Stage,
-		pDue:              d.Due,
 	}
-	if err := p.setMessage(d.Message); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	p.setTime(pDue, d.Due)
+	err := p.setMessage(d.Message)
+	var e []byte
+	if err == nil {
+		e, err = marshalEntity(pk, rk, p)
 	}
-	e, err := marshalEntity(pk, rk, p)
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	if err == nil {
+		_, err = s.due.UpsertEntity(ctx, e, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
 	}
-	_, err = s.due.UpsertEntity(ctx, e, &aztables.UpsertEntityOptions{UpdateMode: aztables.UpdateModeReplace})
-	return translate(err, "%s", what)
+	return translate(opSetDue, err, "%s", what)
 }
 
 // DeleteDue removes an entry; one already gone is no error.
@@ -60,7 +60,7 @@ func (s *Store) DeleteDue(ctx context.Context, d access.DueEntry) error {
 	pk, rk := dueKeys(d)
 	anyETag := azcore.ETagAny
 	_, err := s.due.DeleteEntity(ctx, pk, rk, &aztables.DeleteEntityOptions{IfMatch: &anyETag})
-	if err = translate(err, "%s", what); access.IsKind(err, access.KindNotFound) {
+	if err = translate(opDeleteDue, err, "%s", what); access.IsKind(err, access.KindNotFound) {
 		return nil
 	}
 	return err
@@ -74,15 +74,15 @@ func (s *Store) DeleteDue(ctx context.Context, d access.DueEntry) error {
 func (s *Store) DueUntil(ctx context.Context, until time.Time, fn func(access.DueEntry) error) (int, error) {
 	var fnErr error
 	n, err := s.query(ctx, s.due, dueFilter(until), func(r *row) error {
-		d := access.DueEntry{
+		d, err := decoded(r, "due entry", access.DueEntry{
 			Due:              r.time(pDue),
 			CustomerTenantID: r.str(pCustomerTenantID),
 			GrantID:          r.str(pGrantID),
 			Stage:            r.int(pStage),
 			Message:          r.message(),
-		}
-		if r.err != nil {
-			return fmt.Errorf("decode due entry: %w", r.err)
+		})
+		if err != nil {
+			return err
 		}
 		if err := fn(d); err != nil {
 			fnErr = err
@@ -93,7 +93,7 @@ func (s *Store) DueUntil(ctx context.Context, until time.Time, fn func(access.Du
 	if fnErr != nil {
 		return n, fnErr
 	}
-	return n, translate(err, "read due entries until %s", until.UTC().Format(time.RFC3339))
+	return n, translate(opDueUntil, err, "read due entries until %s", until.UTC().Format(time.RFC3339))
 }
 
 // dueFilter bounds the partitions first: the service then touches only the

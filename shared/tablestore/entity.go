@@ -101,12 +101,15 @@ var (
 	maxEdmTime = time.Date(9999, 12, 31, 23, 59, 59, 999999900, time.UTC)
 )
 
-// setTime stores t as Edm.DateTime; a zero time is left out, because it is
-// outside Edm.DateTime's range and because "absent" is what it means. A
-// filter such as "ExpiresAt lt …" then skips the row, as it should.
+// setTime stores t as Edm.DateTime in whole seconds, UTC
+// (access.TimePrecision): the times of grants, audit, ledger, outbox and due
+// rows are stored, compared and shown at one precision. A zero time is left
+// out, because it is outside Edm.DateTime's range and because "absent" is
+// what it means. A filter such as "ExpiresAt lt …" then skips the row, as
+// it should.
 func (p props) setTime(name string, t time.Time) {
 	if !t.IsZero() {
-		p[name] = t
+		p[name] = access.WholeSeconds(t)
 	}
 }
 
@@ -173,10 +176,15 @@ func decodeRow(b []byte) (*row, error) {
 	return r, nil
 }
 
-func (r *row) fail(name string, want string, v any) {
+// fail records the first problem met reading the row.
+func (r *row) fail(name string, err error) {
 	if r.err == nil {
-		r.err = fmt.Errorf("row %q %q: property %s is %T, want %s", r.e.PartitionKey, r.e.RowKey, name, v, want)
+		r.err = fmt.Errorf("row %q %q: property %s: %w", r.e.PartitionKey, r.e.RowKey, name, err)
 	}
+}
+
+func (r *row) mismatch(name string, want string, v any) {
+	r.fail(name, fmt.Errorf("%T, want %s", v, want))
 }
 
 func (r *row) has(name string) bool {
@@ -184,70 +192,59 @@ func (r *row) has(name string) bool {
 	return ok
 }
 
-func (r *row) str(name string) string {
+// prop reads property name as a T; want names T's EDM type for the
+// message of a mismatch. An absent or null property reads as T's zero value.
+func prop[T any](r *row, name, want string) T {
+	var zero T
 	v, ok := r.e.Properties[name]
 	if !ok || v == nil {
-		return ""
+		return zero
 	}
-	s, ok := v.(string)
+	t, ok := v.(T)
 	if !ok {
-		r.fail(name, "string", v)
+		r.mismatch(name, want, v)
 	}
-	return s
+	return t
 }
 
-func (r *row) bool(name string) bool {
-	v, ok := r.e.Properties[name]
-	if !ok || v == nil {
-		return false
-	}
-	b, ok := v.(bool)
-	if !ok {
-		r.fail(name, "bool", v)
-	}
-	return b
+func (r *row) str(name string) string { return prop[string](r, name, "string") }
+
+func (r *row) bool(name string) bool { return prop[bool](r, name, "bool") }
+
+func (r *row) time(name string) time.Time {
+	return time.Time(prop[aztables.EDMDateTime](r, name, "Edm.DateTime")).UTC()
 }
 
 func (r *row) int(name string) int {
-	v, ok := r.e.Properties[name]
-	if !ok || v == nil {
+	switch v := r.e.Properties[name].(type) {
+	case nil:
 		return 0
-	}
-	switch v := v.(type) {
 	case int32:
 		return int(v)
 	case aztables.EDMInt64:
 		return int(v)
+	default:
+		r.mismatch(name, "int32", v)
+		return 0
 	}
-	r.fail(name, "int32", v)
-	return 0
-}
-
-func (r *row) time(name string) time.Time {
-	v, ok := r.e.Properties[name]
-	if !ok || v == nil {
-		return time.Time{}
-	}
-	t, ok := v.(aztables.EDMDateTime)
-	if !ok {
-		r.fail(name, "Edm.DateTime", v)
-	}
-	return time.Time(t).UTC()
 }
 
 func (r *row) bytes(name string) []byte {
-	v, ok := r.e.Properties[name]
-	if !ok || v == nil {
-		return nil
-	}
-	b, ok := v.(aztables.EDMBinary)
-	if !ok {
-		r.fail(name, "Edm.Binary", v)
-	}
+	b := prop[aztables.EDMBinary](r, name, "Edm.Binary")
 	if len(b) == 0 {
 		return nil // nil and empty read the same, as lists do
 	}
 	return []byte(b)
+}
+
+// decoded returns v, read from r, or the first mismatch met reading it;
+// what names the kind of row for the error.
+func decoded[T any](r *row, what string, v T) (T, error) {
+	if r.err != nil {
+		var zero T
+		return zero, fmt.Errorf("decode %s: %w", what, r.err)
+	}
+	return v, nil
 }
 
 // list decodes a JSON array property into dst (a pointer to a slice or
@@ -257,8 +254,8 @@ func (r *row) list(name string, dst any) {
 	if s == "" || r.err != nil {
 		return
 	}
-	if err := json.Unmarshal([]byte(s), dst); err != nil && r.err == nil {
-		r.err = fmt.Errorf("row %q %q: property %s: %w", r.e.PartitionKey, r.e.RowKey, name, err)
+	if err := json.Unmarshal([]byte(s), dst); err != nil {
+		r.fail(name, err)
 	}
 }
 
@@ -336,10 +333,7 @@ func grantFromRow(r *row) (access.Grant, error) {
 	if len(g.NoticesSent) == 0 {
 		g.NoticesSent = nil
 	}
-	if r.err != nil {
-		return access.Grant{}, fmt.Errorf("decode grant: %w", r.err)
-	}
-	return g, nil
+	return decoded(r, "grant", g)
 }
 
 func auditProps(customerTenantID, grantID string, a access.AuditEntry) props {
@@ -372,10 +366,7 @@ func auditFromRow(r *row) (access.AuditEntry, error) {
 		Role:    r.str(pRole),
 		EventID: r.str(pEventID),
 	}
-	if r.err != nil {
-		return access.AuditEntry{}, fmt.Errorf("decode audit entry: %w", r.err)
-	}
-	return a, nil
+	return decoded(r, "audit entry", a)
 }
 
 func ledgerProps(customerTenantID string, l access.LedgerEntry) props {
@@ -404,10 +395,7 @@ func ledgerFromRow(r *row) (access.LedgerEntry, error) {
 		l.Reply = &access.Reply{}
 		r.list(pReply, l.Reply)
 	}
-	if r.err != nil {
-		return access.LedgerEntry{}, fmt.Errorf("decode ledger entry: %w", r.err)
-	}
-	return l, nil
+	return decoded(r, "ledger entry", l)
 }
 
 // outboxProps maps an outbox entry; seq is its place in the Change, which
@@ -483,7 +471,7 @@ func (r *row) message() *access.Message {
 	if s := r.str(pPublishProperties); s != "" && r.err == nil {
 		props, err := decodeProperties(s)
 		if err != nil {
-			r.err = fmt.Errorf("row %q %q: property %s: %w", r.e.PartitionKey, r.e.RowKey, pPublishProperties, err)
+			r.fail(pPublishProperties, err)
 		}
 		m.Properties = props
 	}
@@ -521,10 +509,8 @@ func outboxFromRow(r *row) (access.OutboxEntry, int, error) {
 	}
 	e.Message = r.message()
 	seq := r.int(pSeq)
-	if r.err != nil {
-		return access.OutboxEntry{}, 0, fmt.Errorf("decode outbox entry: %w", r.err)
-	}
-	return e, seq, nil
+	e, err := decoded(r, "outbox entry", e)
+	return e, seq, err
 }
 
 // decodeProperties reads message properties back from JSON with their

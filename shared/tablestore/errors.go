@@ -39,31 +39,64 @@ func kindOf(status int, code string) access.Kind {
 	return access.KindInternal
 }
 
+// The operations of the store, as its errors name them (access.Error.Op),
+// so that a caller or a test can tell which call failed.
+const (
+	opNew         access.Op = "tablestore.New"
+	opGrant       access.Op = "tablestore.Grant"
+	opProcessed   access.Op = "tablestore.Processed"
+	opCommit      access.Op = "tablestore.Commit"
+	opUnsent      access.Op = "tablestore.Unsent"
+	opMarkAllSent access.Op = "tablestore.MarkAllSent"
+	opClaim       access.Op = "tablestore.Claim"
+	opRelease     access.Op = "tablestore.Release"
+	opAudit       access.Op = "tablestore.Audit"
+	opList        access.Op = "tablestore.List"
+	opSetDue      access.Op = "tablestore.SetDue"
+	opDeleteDue   access.Op = "tablestore.DeleteDue"
+	opDueUntil    access.Op = "tablestore.DueUntil"
+	opReject      access.Op = "tablestore.Reject"
+	opRejections  access.Op = "tablestore.Rejections"
+	opReserve     access.Op = "tablestore.Reserve"
+	opSettle      access.Op = "tablestore.Settle"
+)
+
 // translate wraps an error of aztables or of the network into an
-// *access.Error with the given lowercase context. The SDK has already
-// retried 408, 429 and 5xx by the time an error gets here, so those are
-// transient beyond its patience.
-func translate(err error, format string, args ...any) error {
+// *access.Error of operation op with the given lowercase context. The SDK
+// has already retried 408, 429 and 5xx by the time an error gets here, so
+// those are transient beyond its patience. An error that has a kind
+// already (the store's own KindInvalid, say) keeps it; any other error is
+// KindInternal.
+func translate(op access.Op, err error, format string, args ...any) error {
 	if err == nil {
 		return nil
 	}
+	msg := fmt.Sprintf(format, args...)
 	var ae *access.Error
 	if errors.As(err, &ae) {
-		return access.WrapKind(ae.Kind, err, format, args...)
+		return access.E(op, msg, err)
 	}
 	var re *azcore.ResponseError
 	if errors.As(err, &re) {
-		return &access.Error{
-			Kind: kindOf(re.StatusCode, re.ErrorCode),
-			Code: re.ErrorCode,
-			Msg:  fmt.Sprintf(format, args...),
-			Err:  &statusError{status: re.StatusCode, code: re.ErrorCode, cause: err},
-		}
+		return statusFailure(op, re.StatusCode, re.ErrorCode, "", err, msg)
 	}
 	if transientNetwork(err) {
-		return access.WrapKind(access.KindTransient, err, format, args...)
+		return access.E(op, access.KindTransient, msg, err)
 	}
-	return access.WrapKind(access.KindInternal, err, format, args...)
+	return access.E(op, access.KindInternal, msg, err)
+}
+
+// statusFailure is the error of an answer with a failure status: its kind
+// by kindOf, the service's code, and a one-line cause in front of the SDK's
+// error.
+func statusFailure(op access.Op, status int, code, detail string, err error, msg string) *access.Error {
+	return &access.Error{
+		Op:   op,
+		Kind: kindOf(status, code),
+		Code: code,
+		Msg:  msg,
+		Err:  &statusError{status: status, code: code, detail: detail, cause: err},
+	}
 }
 
 // transientNetwork reports failures of the connection rather than of the

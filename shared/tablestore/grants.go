@@ -17,40 +17,42 @@ import (
 
 // Grant returns a grant and its version (ETag). KindNotFound if absent.
 func (s *Store) Grant(ctx context.Context, customerTenantID, grantID string) (access.Grant, string, error) {
-	resp, err := s.grants.GetEntity(ctx, customerPartition(customerTenantID), grantRowKey(grantID), nil)
+	g, etag, err := getRow(ctx, s.grants, customerPartition(customerTenantID), grantRowKey(grantID), grantFromRow)
 	if err != nil {
-		return access.Grant{}, "", translate(err, "read grant %s of %s", grantID, customerTenantID)
+		return access.Grant{}, "", translate(opGrant, err, "read grant %s of %s", grantID, customerTenantID)
 	}
-	r, err := decodeRow(resp.Value)
-	if err != nil {
-		return access.Grant{}, "", access.WrapKind(access.KindInternal, err, "read grant %s of %s", grantID, customerTenantID)
-	}
-	g, err := grantFromRow(r)
-	if err != nil {
-		return access.Grant{}, "", access.WrapKind(access.KindInternal, err, "read grant %s of %s", grantID, customerTenantID)
-	}
-	return g, string(resp.ETag), nil
+	return g, etag, nil
 }
 
 // Processed returns the ledger entry of an event; ok is false if the event
 // was never committed.
 func (s *Store) Processed(ctx context.Context, customerTenantID, eventID string) (access.LedgerEntry, bool, error) {
-	resp, err := s.grants.GetEntity(ctx, customerPartition(customerTenantID), eventRowKey(eventID), nil)
-	if err != nil {
-		err = translate(err, "read ledger of event %s of %s", eventID, customerTenantID)
-		if access.IsKind(err, access.KindNotFound) {
-			return access.LedgerEntry{}, false, nil
-		}
+	l, _, err := getRow(ctx, s.grants, customerPartition(customerTenantID), eventRowKey(eventID), ledgerFromRow)
+	err = translate(opProcessed, err, "read ledger of event %s of %s", eventID, customerTenantID)
+	switch {
+	case access.IsKind(err, access.KindNotFound):
+		return access.LedgerEntry{}, false, nil
+	case err != nil:
 		return access.LedgerEntry{}, false, err
 	}
-	r, err := decodeRow(resp.Value)
-	if err == nil {
-		var l access.LedgerEntry
-		if l, err = ledgerFromRow(r); err == nil {
-			return l, true, nil
-		}
+	return l, true, nil
+}
+
+// getRow reads one entity and decodes it with from; it returns the row's
+// ETag too. Errors are untranslated.
+func getRow[T any](ctx context.Context, c *aztables.Client, pk, rk string, from func(*row) (T, error)) (T, string, error) {
+	var zero T
+	resp, err := c.GetEntity(ctx, pk, rk, nil)
+	if err != nil {
+		return zero, "", err
 	}
-	return access.LedgerEntry{}, false, access.WrapKind(access.KindInternal, err, "read ledger of event %s of %s", eventID, customerTenantID)
+	r, err := decodeRow(resp.Value)
+	if err != nil {
+		return zero, "", err
+	}
+	r.e.ETag = string(resp.ETag)
+	v, err := from(r)
+	return v, r.e.ETag, err
 }
 
 // Unsent returns the outbox rows of an event not sent yet, claimed or not,
@@ -71,7 +73,7 @@ func (s *Store) Unsent(ctx context.Context, customerTenantID, eventID string) ([
 		return err
 	})
 	if err != nil {
-		return nil, translate(err, "read outbox of event %s of %s", eventID, customerTenantID)
+		return nil, translate(opUnsent, err, "read outbox of event %s of %s", eventID, customerTenantID)
 	}
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].seq < rows[j].seq })
 	out := make([]access.OutboxEntry, len(rows))
@@ -126,7 +128,7 @@ func (s *Store) MarkAllSent(ctx context.Context, ns []access.OutboxEntry) error 
 		var resp *http.Response
 		_, err := s.grants.SubmitTransaction(policy.WithCaptureResponse(ctx, &resp), b.actions[:n], nil)
 		if err != nil {
-			return batchError(err, resp, b.what[:n], "mark %d notifications of %s sent", n, customer)
+			return batchError(opMarkAllSent, err, resp, b.what[:n], "mark %d notifications of %s sent", n, customer)
 		}
 		b.actions, b.what = b.actions[n:], b.what[n:]
 	}
@@ -146,18 +148,14 @@ func (s *Store) Claim(ctx context.Context, n access.OutboxEntry, until time.Time
 	}
 	pk, rk := customerPartition(n.CustomerTenantID), outboxRowKey(n.EventID, n.ID)
 	if n.Version == "" {
-		resp, err := s.grants.GetEntity(ctx, pk, rk, nil)
+		read, _, err := getRow(ctx, s.grants, pk, rk, func(r *row) (access.OutboxEntry, error) {
+			n, _, err := outboxFromRow(r)
+			return n, err
+		})
 		if err != nil {
-			return false, translate(err, "claim notification %s of %s", n.ID, n.CustomerTenantID)
+			return false, translate(opClaim, err, "claim notification %s of %s", n.ID, n.CustomerTenantID)
 		}
-		r, err := decodeRow(resp.Value)
-		if err == nil {
-			n, _, err = outboxFromRow(r)
-		}
-		if err != nil {
-			return false, access.WrapKind(access.KindInternal, err, "claim notification %s", n.ID)
-		}
-		n.Version = string(resp.ETag)
+		n = read
 	}
 	if n.Sent || n.ClaimedUntil.After(s.now()) {
 		return false, nil
@@ -172,7 +170,7 @@ func (s *Store) Claim(ctx context.Context, n access.OutboxEntry, until time.Time
 	// unclaimed, only the first to write takes it.
 	version := azcore.ETag(n.Version)
 	_, err = s.grants.UpdateEntity(ctx, e, &aztables.UpdateEntityOptions{IfMatch: &version, UpdateMode: aztables.UpdateModeMerge})
-	if err = translate(err, "claim notification %s of %s", n.ID, n.CustomerTenantID); access.IsKind(err, access.KindConflict) {
+	if err = translate(opClaim, err, "claim notification %s of %s", n.ID, n.CustomerTenantID); access.IsKind(err, access.KindConflict) {
 		return false, nil
 	}
 	return err == nil, err
@@ -195,7 +193,7 @@ func (s *Store) Release(ctx context.Context, n access.OutboxEntry) error {
 	}
 	anyETag := azcore.ETagAny
 	_, err = s.grants.UpdateEntity(ctx, e, &aztables.UpdateEntityOptions{IfMatch: &anyETag, UpdateMode: aztables.UpdateModeMerge})
-	if err = translate(err, "release notification %s of %s", n.ID, n.CustomerTenantID); access.IsKind(err, access.KindNotFound) {
+	if err = translate(opRelease, err, "release notification %s of %s", n.ID, n.CustomerTenantID); access.IsKind(err, access.KindNotFound) {
 		return nil
 	}
 	return err
@@ -215,7 +213,7 @@ func (s *Store) Audit(ctx context.Context, customerTenantID, grantID string) ([]
 		return err
 	})
 	if err != nil {
-		return nil, translate(err, "read audit of grant %s of %s", grantID, customerTenantID)
+		return nil, translate(opAudit, err, "read audit of grant %s of %s", grantID, customerTenantID)
 	}
 	return out, nil
 }
@@ -259,19 +257,15 @@ func (s *Store) List(ctx context.Context, q access.GrantQuery) ([]access.Grant, 
 			NextRowKey:       next.rk(),
 		})
 		page, err := pager.NextPage(ctx)
-		if err != nil {
-			return nil, "", translate(err, "list grants")
+		if err == nil {
+			_, err = eachRow(page.Entities, func(r *row) error {
+				g, err := grantFromRow(r)
+				out = append(out, g)
+				return err
+			})
 		}
-		for _, b := range page.Entities {
-			r, err := decodeRow(b)
-			if err != nil {
-				return nil, "", access.WrapKind(access.KindInternal, err, "list grants")
-			}
-			g, err := grantFromRow(r)
-			if err != nil {
-				return nil, "", access.WrapKind(access.KindInternal, err, "list grants")
-			}
-			out = append(out, g)
+		if err != nil {
+			return nil, "", translate(opList, err, "list grants")
 		}
 		next = continuation{}
 		if page.NextPartitionKey != nil {
@@ -352,7 +346,7 @@ func decodeToken(s string) (continuation, error) {
 
 // query reads every entity matching filter, page by page, calling fn for
 // each, and returns how many it read. An error from fn stops the reading
-// and is returned as is.
+// and is returned as is; the others are untranslated.
 func (s *Store) query(ctx context.Context, c *aztables.Client, filter string, fn func(*row) error) (int, error) {
 	pager := c.NewListEntitiesPager(&aztables.ListEntitiesOptions{Filter: &filter})
 	n := 0
@@ -361,16 +355,26 @@ func (s *Store) query(ctx context.Context, c *aztables.Client, filter string, fn
 		if err != nil {
 			return n, err
 		}
-		for _, b := range page.Entities {
-			n++
-			r, err := decodeRow(b)
-			if err != nil {
-				return n, access.WrapKind(access.KindInternal, err, "decode row")
-			}
-			if err := fn(r); err != nil {
-				return n, err
-			}
+		read, err := eachRow(page.Entities, fn)
+		n += read
+		if err != nil {
+			return n, err
 		}
 	}
 	return n, nil
+}
+
+// eachRow decodes the entities of a page and calls fn for each, until an
+// error, and returns how many it reached.
+func eachRow(entities [][]byte, fn func(*row) error) (int, error) {
+	for i, b := range entities {
+		r, err := decodeRow(b)
+		if err == nil {
+			err = fn(r)
+		}
+		if err != nil {
+			return i + 1, err
+		}
+	}
+	return len(entities), nil
 }

@@ -111,9 +111,12 @@ func auditPrefix(grantID string) string { return kindAudit + sep + escapeKey(gra
 
 // auditRowKey orders a grant's trail by the entry's time, then by the
 // commit that wrote it (stamp, increasing within this process), then by the
-// entry's place in that commit. The stamp keeps two commits that carry the
-// same time (a fixed clock in tests, a coarse clock in production) from
-// colliding on a key, which would fail the second commit as a conflict.
+// entry's place in that commit. Commit passes the time as stored, in whole
+// seconds, so the entries of one commit within one second keep the order
+// the Change gives them by seq alone. The stamp keeps two commits that
+// carry the same time (a fixed clock in tests, whole seconds in production)
+// from colliding on a key, which would fail the second commit as a
+// conflict.
 func auditRowKey(grantID string, at time.Time, stamp string, seq int) string {
 	return auditPrefix(grantID) + formatKeyTime(at) + sep + stamp + sep + fmt.Sprintf("%03d", seq)
 }
@@ -122,7 +125,8 @@ func auditRowKey(grantID string, at time.Time, stamp string, seq int) string {
 func outboxPrefix(eventID string) string { return kindOutbox + sep + escapeKey(eventID) + sep }
 
 // outboxRowKey addresses a notification by its own id, not by its position
-// in the Change, so that MarkSent finds the row from the Notification alone.
+// in the Change, so that MarkAllSent and Claim find the row from the
+// Notification alone.
 // The position is kept in the Seq property, which orders Unsent.
 func outboxRowKey(eventID, notificationID string) string {
 	return outboxPrefix(eventID) + escapeKey(notificationID)

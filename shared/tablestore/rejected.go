@@ -50,15 +50,14 @@ func (s *Store) Reject(ctx context.Context, r access.Rejected) error {
 		return err
 	}
 	e, err := marshalEntity(pk, rk, rejectedProps(r))
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+	if err == nil {
+		_, err = s.rejected.AddEntity(ctx, e, nil)
 	}
-	_, err = s.rejected.AddEntity(ctx, e, nil)
 	var re *azcore.ResponseError
 	if errors.As(err, &re) && re.ErrorCode == string(aztables.EntityAlreadyExists) {
 		return nil
 	}
-	return translate(err, "%s", what)
+	return translate(opReject, err, "%s", what)
 }
 
 func rejectedProps(r access.Rejected) props {
@@ -75,8 +74,11 @@ func rejectedProps(r access.Rejected) props {
 		pMessageID:  r.MessageID,
 		pReason:     reason,
 		pBodyLength: len(body),
+		// The receipt time is kept as the service keeps it (100 ns), not
+		// in whole seconds like a grant's times: it is part of the row
+		// key, and two rejections within one second are two rows.
+		pReceivedAt: r.ReceivedAt,
 	}
-	p.setTime(pReceivedAt, r.ReceivedAt)
 	parts := 0
 	for off := 0; off < len(body); off += bodyPartSize {
 		end := min(off+bodyPartSize, len(body))
@@ -101,13 +103,10 @@ func rejectedFromRow(r *row) (access.Rejected, error) {
 	for i := 0; i < parts; i++ {
 		rej.Body = append(rej.Body, r.bytes(pBody+strconv.Itoa(i))...)
 	}
-	if r.err == nil && len(rej.Body) != n {
-		r.err = fmt.Errorf("body is %d bytes, its length says %d", len(rej.Body), n)
+	if len(rej.Body) != n {
+		r.fail(pBodyLength, fmt.Errorf("body is %d bytes, its length says %d", len(rej.Body), n))
 	}
-	if r.err != nil {
-		return access.Rejected{}, fmt.Errorf("decode rejected message: %w", r.err)
-	}
-	return rej, nil
+	return decoded(r, "rejected message", rej)
 }
 
 // Rejections returns the messages of one source rejected on the UTC day of
@@ -122,7 +121,7 @@ func (s *Store) Rejections(ctx context.Context, source string, day time.Time) ([
 		return err
 	})
 	if err != nil {
-		return nil, translate(err, "read rejected messages of %s on %s", source, dayOf(day))
+		return nil, translate(opRejections, err, "read rejected messages of %s on %s", source, dayOf(day))
 	}
 	return out, nil
 }

@@ -36,7 +36,7 @@ func (s *Store) Reserve(ctx context.Context, r access.Reservation) (access.Reser
 		return access.Reservation{}, fmt.Errorf("reserve %s: %w", r.Key, err)
 	}
 	resp, err := s.grants.AddEntity(ctx, e, nil)
-	err = translate(err, "reserve %s of %s", r.Key, r.CustomerTenantID)
+	err = translate(opReserve, err, "reserve %s of %s", r.Key, r.CustomerTenantID)
 	if err == nil {
 		r.Version = string(resp.ETag)
 		return r, nil
@@ -44,18 +44,12 @@ func (s *Store) Reserve(ctx context.Context, r access.Reservation) (access.Reser
 	if !access.IsKind(err, access.KindConflict) {
 		return access.Reservation{}, err
 	}
-	got, gerr := s.grants.GetEntity(ctx, pk, rk, nil)
-	if gerr != nil {
-		return access.Reservation{}, translate(gerr, "read reservation %s of %s", r.Key, r.CustomerTenantID)
-	}
-	row, err := decodeRow(got.Value)
+	earlier, _, err := getRow(ctx, s.grants, pk, rk, func(row *row) (access.Reservation, error) {
+		return decoded(row, "reservation", access.Reservation{CustomerTenantID: r.CustomerTenantID, Key: r.Key,
+			Name: row.str(pName), Result: row.str(pResult), At: row.time(pAt), Version: row.e.ETag})
+	})
 	if err != nil {
-		return access.Reservation{}, access.WrapKind(access.KindInternal, err, "read reservation %s", r.Key)
-	}
-	earlier := access.Reservation{CustomerTenantID: r.CustomerTenantID, Key: r.Key, Name: row.str(pName),
-		Result: row.str(pResult), At: row.time(pAt), Version: string(got.ETag)}
-	if row.err != nil {
-		return access.Reservation{}, access.WrapKind(access.KindInternal, row.err, "read reservation %s", r.Key)
+		return access.Reservation{}, translate(opReserve, err, "read reservation %s of %s", r.Key, r.CustomerTenantID)
 	}
 	return earlier, nil
 }
@@ -75,5 +69,5 @@ func (s *Store) Settle(ctx context.Context, r access.Reservation) error {
 		version = azcore.ETag(r.Version)
 	}
 	_, err = s.grants.UpdateEntity(ctx, e, &aztables.UpdateEntityOptions{IfMatch: &version, UpdateMode: aztables.UpdateModeMerge})
-	return translate(err, "settle reservation %s of %s", r.Key, r.CustomerTenantID)
+	return translate(opSettle, err, "settle reservation %s of %s", r.Key, r.CustomerTenantID)
 }

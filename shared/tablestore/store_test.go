@@ -130,7 +130,7 @@ func TestStoreGrantRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Grant: %v", err)
 			}
-			if want := inUTC(tt.g); !reflect.DeepEqual(got, want) {
+			if want := asStored(tt.g); !reflect.DeepEqual(got, want) {
 				t.Errorf("Grant\n got %+v\nwant %+v", got, want)
 			}
 			if gotV != v {
@@ -156,8 +156,8 @@ func TestStoreGrantRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := s.Grant(ctx, full.CustomerTenantID, "b2b:absent"); !access.IsKind(err, access.KindNotFound) {
-		t.Errorf("Grant of an absent grant = %v (kind %v), want KindNotFound", err, access.KindOf(err))
+	if _, _, err := s.Grant(ctx, full.CustomerTenantID, "b2b:absent"); !access.Match(access.E(access.KindNotFound, opGrant, access.Code("ResourceNotFound")), err) {
+		t.Errorf("Grant of an absent grant = %+v (kind %v), want KindNotFound of op %s", err, access.KindOf(err), opGrant)
 	}
 }
 
@@ -181,8 +181,8 @@ func TestCommitInsertThenUpdate(t *testing.T) {
 	}
 
 	g.Status = access.StatusActive
-	if err := s.Commit(ctx, access.Change{Grant: g, Version: v1}); !access.IsKind(err, access.KindConflict) {
-		t.Errorf("update at the old version = %v (kind %v), want KindConflict", err, access.KindOf(err))
+	if err := s.Commit(ctx, access.Change{Grant: g, Version: v1}); !access.Match(access.E(access.KindConflict, opCommit), err) {
+		t.Errorf("update at the old version = %+v (kind %v), want KindConflict of op %s", err, access.KindOf(err), opCommit)
 	}
 	if err := s.Commit(ctx, access.Change{Grant: g}); !access.IsKind(err, access.KindConflict) {
 		t.Errorf("insert of an existing grant = %v (kind %v), want KindConflict", err, access.KindOf(err))
@@ -532,6 +532,109 @@ func TestAuditTrailOrder(t *testing.T) {
 	}
 }
 
+// TestAuditOfOneChangeInOrder: audit entries of one Change that fall in
+// one second (a use case stamps them all with its one "now") come back in
+// the order the Change lists them, whatever their sub-second digits, which
+// the store does not keep.
+func TestAuditOfOneChangeInOrder(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	customer := guid(t)
+	g := grantOf(customer, "b2b:"+guid(t))
+	sec := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	commit(t, s, access.Change{Grant: g, EventID: "ev-1", Audit: []access.AuditEntry{
+		{At: sec.Add(900 * time.Millisecond), Action: "graph:invite"},
+		{At: sec, Action: "request"},
+		{At: sec.Add(100 * time.Millisecond), Action: "graph:assign-role"},
+		{At: sec.Add(500 * time.Millisecond), Action: "activate"},
+	}})
+	trail, err := s.Audit(ctx, customer, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range trail {
+		got = append(got, a.Action)
+		if !a.At.Equal(sec) {
+			t.Errorf("%s at %v, want %v: audit times are whole seconds", a.Action, a.At, sec)
+		}
+	}
+	if want := []string{"graph:invite", "request", "graph:assign-role", "activate"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Audit = %q, want %q (the order written)", got, want)
+	}
+}
+
+// TestTimesInWholeSeconds: every time of a grant, its audit, ledger,
+// outbox and due rows is stored in whole seconds, UTC, so that it compares
+// equal to the same time shown in RFC 3339 without a fraction.
+func TestTimesInWholeSeconds(t *testing.T) {
+	zone := time.FixedZone("NZDT", 13*3600)
+	sec := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	frac := func(d time.Duration) time.Time { return sec.Add(d).In(zone).Add(123456700 * time.Nanosecond) }
+	s := newStoreWith(t, Options{Now: func() time.Time { return frac(0) }})
+	ctx := context.Background()
+	customer := guid(t)
+	g := grantOf(customer, "b2b:"+guid(t))
+	g.ExpiresAt, g.CreatedAt, g.UpdatedAt = frac(90*access.Day), frac(0), frac(time.Minute)
+	commit(t, s, access.Change{Grant: g, EventID: "ev-1",
+		Audit:  []access.AuditEntry{{At: frac(time.Minute), Action: "activate"}},
+		Outbox: []access.OutboxEntry{{ID: "ev-1/0", Kind: access.OutboxSchedule, ClaimedUntil: frac(2 * time.Minute)}}})
+	if err := s.SetDue(ctx, access.DueEntry{Due: frac(83 * access.Day), CustomerTenantID: customer, GrantID: g.ID, Stage: 7}); err != nil {
+		t.Fatal(err)
+	}
+
+	got, _, err := s.Grant(ctx, customer, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := s.Audit(ctx, customer, g.ID)
+	if err != nil || len(trail) != 1 {
+		t.Fatalf("Audit = %v, %v; want one entry", trail, err)
+	}
+	l, _, err := s.Processed(ctx, customer, "ev-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsent, err := s.Unsent(ctx, customer, "ev-1")
+	if err != nil || len(unsent) != 1 {
+		t.Fatalf("Unsent = %v, %v; want one row", unsent, err)
+	}
+	var due []access.DueEntry
+	if _, err := s.DueUntil(ctx, sec.Add(100*access.Day), func(d access.DueEntry) error { due = append(due, d); return nil }); err != nil || len(due) != 1 {
+		t.Fatalf("DueUntil = %v, %v; want one entry", due, err)
+	}
+	for name, tc := range map[string]struct{ got, want time.Time }{
+		"ExpiresAt":    {got.ExpiresAt, sec.Add(90 * access.Day)},
+		"CreatedAt":    {got.CreatedAt, sec},
+		"UpdatedAt":    {got.UpdatedAt, sec.Add(time.Minute)},
+		"audit At":     {trail[0].At, sec.Add(time.Minute)},
+		"ledger At":    {l.At, sec},
+		"ClaimedUntil": {unsent[0].ClaimedUntil, sec.Add(2 * time.Minute)},
+		"Due":          {due[0].Due, sec.Add(83 * access.Day)},
+	} {
+		if !tc.got.Equal(tc.want) || tc.got.Location() != time.UTC {
+			t.Errorf("%s = %v, want %v", name, tc.got, tc.want)
+		}
+	}
+	// The grants view shows expiresAt without a fraction; a grant-expiring
+	// message built from it carries the grant's expiry exactly.
+	shown, _ := time.Parse(time.RFC3339, got.ExpiresAt.Format(time.RFC3339))
+	if !shown.Equal(got.ExpiresAt) {
+		t.Errorf("expiry shown as %s reads back as %v, the store holds %v", got.ExpiresAt.Format(time.RFC3339), shown, got.ExpiresAt)
+	}
+	if err := s.MarkAllSent(ctx, []access.OutboxEntry{{ID: "ev-1/0", EventID: "ev-1", CustomerTenantID: customer}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := s.grants.GetEntity(ctx, customerPartition(customer), outboxRowKey("ev-1", "ev-1/0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := decodeRow(raw.Value)
+	if n, _, err := outboxFromRow(r); err != nil || !n.SentAt.Equal(sec) {
+		t.Errorf("SentAt = %v, %v; want %v (the store's clock, in whole seconds)", n.SentAt, err, sec)
+	}
+}
+
 func TestList(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
@@ -629,7 +732,7 @@ func TestList(t *testing.T) {
 	}
 	// Full grants come back, not just ids.
 	grants, _, err := s.List(ctx, access.GrantQuery{CustomerTenantID: c1, Limit: 1})
-	if err != nil || len(grants) != 1 || !reflect.DeepEqual(grants[0], inUTC(seeded[0])) {
+	if err != nil || len(grants) != 1 || !reflect.DeepEqual(grants[0], asStored(seeded[0])) {
 		t.Errorf("List limit 1 = %+v, %v; want %+v", grants, err, seeded[0])
 	}
 	if _, _, err := s.List(ctx, access.GrantQuery{ContinuationToken: "forged"}); !access.IsKind(err, access.KindInvalid) {

@@ -20,10 +20,14 @@
 // sweep reads only the days up to now, whatever the number of grants.
 // Rejected has one partition per function and day.
 //
-// Errors are *access.Error: KindNotFound, KindConflict (ETag race, row
-// already there, event already in the ledger), KindInvalid (input Table
-// Storage cannot hold), KindTransient (throttled, unavailable, network),
-// KindInternal (anything else, with context).
+// Times are written in whole seconds, UTC (access.TimePrecision), but for
+// the receipt time of a rejected message, which is part of its key.
+//
+// Errors are *access.Error whose Op names the method ("tablestore.Commit"):
+// KindNotFound, KindConflict (ETag race, row already there, event already
+// in the ledger), KindInvalid (input Table Storage cannot hold),
+// KindTransient (throttled, unavailable, network), KindInternal (anything
+// else, with context).
 package tablestore
 
 import (
@@ -134,7 +138,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 			if _, err := svc.CreateTable(ctx, name, nil); err != nil {
 				var re *azcore.ResponseError
 				if !errors.As(err, &re) || re.ErrorCode != string(aztables.TableAlreadyExists) {
-					errs[i] = translate(err, "create table %s", name)
+					errs[i] = translate(opNew, err, "create table %s", name)
 				}
 			}
 		}()
