@@ -48,6 +48,12 @@ func newStoreWith(t *testing.T, opts Options) *Store {
 	return s
 }
 
+// fixture is a fresh store and a grant of a new customer, not committed.
+func fixture(t *testing.T) (*Store, context.Context, access.Grant) {
+	t.Helper()
+	return newStore(t), context.Background(), grantOf(guid(t), "b2b:"+guid(t))
+}
+
 func guid(t *testing.T) string {
 	t.Helper()
 	var b [16]byte
@@ -195,10 +201,8 @@ func TestCommitInsertThenUpdate(t *testing.T) {
 // Two writers read the same version and commit at once: exactly one wins,
 // the other gets KindConflict, and nothing of the loser is stored.
 func TestConcurrentWritersOneWins(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	customer := guid(t)
-	g := grantOf(customer, "b2b:"+guid(t))
+	s, ctx, g := fixture(t)
+	customer := g.CustomerTenantID
 	commit(t, s, access.Change{Grant: g})
 
 	for round := 0; round < 5; round++ {
@@ -276,10 +280,8 @@ func TestConcurrentWritersOneWins(t *testing.T) {
 }
 
 func TestSameEventTwice(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	customer := guid(t)
-	g := grantOf(customer, "b2b:"+guid(t))
+	s, ctx, g := fixture(t)
+	customer := g.CustomerTenantID
 	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	first := access.Change{Grant: g, EventID: "ev-1", Outcome: "processed",
 		Audit:  []access.AuditEntry{{At: at, Action: "granted"}},
@@ -317,10 +319,8 @@ func TestSameEventTwice(t *testing.T) {
 
 // Whatever makes a commit fail, none of its rows is written.
 func TestConflictWritesNothing(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	customer := guid(t)
-	g := grantOf(customer, "b2b:"+guid(t))
+	s, ctx, g := fixture(t)
+	customer := g.CustomerTenantID
 	at := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	v1 := commit(t, s, access.Change{Grant: g, EventID: "ev-0", Audit: []access.AuditEntry{{At: at, Action: "requested"}}})
 	g.Status = access.StatusPending
@@ -402,10 +402,8 @@ func TestCommitRefusesInvalidChange(t *testing.T) {
 }
 
 func TestUnsentAndMarkSent(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	customer := guid(t)
-	g := grantOf(customer, "b2b:"+guid(t))
+	s, ctx, g := fixture(t)
+	customer := g.CustomerTenantID
 	event := `ev/1#?\'|~x` // event ids come from outside
 	// Ids that sort differently from the order the Change lists them in.
 	ids3 := func(n access.Notification, id string) access.Notification {
@@ -512,14 +510,7 @@ func TestAuditTrailOrder(t *testing.T) {
 	v = commit(t, s, access.Change{Grant: g, Version: v, Audit: []access.AuditEntry{{At: t3, Action: "c2"}, {At: t2, Action: "b"}}})
 	commit(t, s, access.Change{Grant: g, Version: v, Audit: []access.AuditEntry{{At: t3, Action: "c3"}, {At: t3, Action: "c4"}}})
 
-	trail, err := s.Audit(ctx, customer, g.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, a := range trail {
-		got = append(got, a.Action)
-	}
+	trail, got := auditOf(t, s, customer, g.ID)
 	if want := []string{"a", "b", "c1", "c2", "c3", "c4"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Audit = %q, want %q", got, want)
 	}
@@ -532,15 +523,27 @@ func TestAuditTrailOrder(t *testing.T) {
 	}
 }
 
+// auditOf reads a grant's audit trail and lists its actions.
+func auditOf(t *testing.T, s *Store, customer, grantID string) ([]access.AuditEntry, []string) {
+	t.Helper()
+	trail, err := s.Audit(context.Background(), customer, grantID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, a := range trail {
+		actions = append(actions, a.Action)
+	}
+	return trail, actions
+}
+
 // TestAuditOfOneChangeInOrder: audit entries of one Change that fall in
 // one second (a use case stamps them all with its one "now") come back in
 // the order the Change lists them, whatever their sub-second digits, which
 // the store does not keep.
 func TestAuditOfOneChangeInOrder(t *testing.T) {
-	s := newStore(t)
-	ctx := context.Background()
-	customer := guid(t)
-	g := grantOf(customer, "b2b:"+guid(t))
+	s, _, g := fixture(t)
+	customer := g.CustomerTenantID
 	sec := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	commit(t, s, access.Change{Grant: g, EventID: "ev-1", Audit: []access.AuditEntry{
 		{At: sec.Add(900 * time.Millisecond), Action: "graph:invite"},
@@ -548,13 +551,8 @@ func TestAuditOfOneChangeInOrder(t *testing.T) {
 		{At: sec.Add(100 * time.Millisecond), Action: "graph:assign-role"},
 		{At: sec.Add(500 * time.Millisecond), Action: "activate"},
 	}})
-	trail, err := s.Audit(ctx, customer, g.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
+	trail, got := auditOf(t, s, customer, g.ID)
 	for _, a := range trail {
-		got = append(got, a.Action)
 		if !a.At.Equal(sec) {
 			t.Errorf("%s at %v, want %v: audit times are whole seconds", a.Action, a.At, sec)
 		}
