@@ -12,6 +12,7 @@ import (
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
+	"github.com/mssp-tools/copilot-partner-access/shared/strictjson"
 )
 
 // The queue messages of the contract (DESIGN.md section 4) are
@@ -22,9 +23,18 @@ import (
 // maxContacts bounds the recipients a message may name.
 const maxContacts = 20
 
+// maxRoles bounds the roles of one request or message: least privilege
+// asks for one or two.
+const maxRoles = 10
+
 // decodeJSON decodes one JSON object into v, turning type errors into field
 // problems. Trailing data after the object is refused.
 func decodeJSON(body []byte, v any) error {
+	if err := strictjson.Check(body, v); err != nil {
+		// Go would read a key that differs only by case, and keep the last
+		// of two; a validator in front of the app may read the first.
+		return access.Invalid("ambiguous body", map[string]string{"body": err.Error()})
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
@@ -115,6 +125,10 @@ func (f fieldCheck) err() error {
 
 // roles normalizes a message's roles, recording a problem if any is unknown.
 func (f fieldCheck) roles(in []string) []string {
+	if len(in) > maxRoles {
+		f["roles"] = fmt.Sprintf("at most %d roles", maxRoles)
+		return nil
+	}
 	roles, err := access.NormalizeRoles(in)
 	if err != nil {
 		for k, v := range access.FieldsOf(err) {

@@ -2,6 +2,8 @@ package functions
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -62,7 +64,10 @@ func (d Deps) ticketWebhook(ctx context.Context, req funchost.HTTPRequest) (func
 	if err != nil {
 		return funchost.HTTPResponse{}, err
 	}
-	res, err := d.Lifecycle.TicketCommand(ctx, cmd.command())
+	command := cmd.command()
+	h := sha256.Sum256(req.Body)
+	command.BodyHash = hex.EncodeToString(h[:])
+	res, err := d.Lifecycle.TicketCommand(ctx, command)
 	if err != nil {
 		return funchost.HTTPResponse{}, upstream(err)
 	}

@@ -37,7 +37,14 @@ type Command struct {
 	AutoExtend         string // gdap
 	PartnerContacts    []string
 	CustomerContacts   []string
+	// BodyHash identifies the command's body: a deliveryId names one body,
+	// whichever customer it is for.
+	BodyHash string
 }
+
+// deliveries is the partition that holds a reservation of every ticket
+// delivery id, across customers.
+const deliveries = "deliveries"
 
 // eventID is the ledger's name for the command's delivery.
 func (c Command) eventID() string { return "ticket-" + c.DeliveryID }
@@ -57,11 +64,22 @@ type CommandResult struct {
 func (s *Service) TicketCommand(ctx context.Context, cmd Command) (CommandResult, error) {
 	ctx, tr := traced(ctx, "deliveryId", cmd.DeliveryID, "action", string(cmd.Action), "customerTenantId", cmd.CustomerTenantID)
 	tr.Linef("ticket %s: %s", cmd.Ticket, cmd.Action)
+	// A deliveryId is unique across every customer: the same id with
+	// another body is refused, so that a replay never reaches another
+	// customer's ledger.
+	d, err := s.store.Reserve(ctx, access.Reservation{CustomerTenantID: deliveries, Key: "delivery/" + cmd.DeliveryID,
+		Name: cmd.BodyHash, Result: cmd.CustomerTenantID, At: s.Now()})
+	if err != nil {
+		return CommandResult{}, fmt.Errorf("reserve delivery %s: %w", cmd.DeliveryID, err)
+	}
+	if d.Name != cmd.BodyHash {
+		return CommandResult{}, &access.Error{Kind: access.KindConflict, Code: "DeliveryIdReused",
+			Msg: fmt.Sprintf("deliveryId %s was used before with another body; use a new deliveryId for a new command", cmd.DeliveryID)}
+	}
 	if res, ok, err := s.replay(ctx, cmd); err != nil || ok {
 		return res, err
 	}
 	var reply access.Reply
-	var err error
 	switch cmd.Action {
 	case ActionRequest:
 		reply, err = s.Request(ctx, cmd)

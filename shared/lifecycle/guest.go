@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
@@ -13,6 +14,10 @@ import (
 type GuestInvited struct {
 	InvitationSent
 }
+
+// maxClockAhead is how far ahead of the app's clock a message's time may
+// be (clocks differ a little); a later one is refused, not trusted.
+const maxClockAhead = 5 * time.Minute
 
 // ActivateGuest records a B2B guest's grant: the guest must exist in the
 // customer tenant, each allowed role is assigned to it (once, however often
@@ -26,6 +31,10 @@ type GuestInvited struct {
 // everyone told, and the message rejected as naming no guest).
 func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, error) {
 	m, p := in.InvitationSent, s.opts.Policy
+	if m.OccurredAt.After(s.Now().Add(maxClockAhead)) {
+		return "", access.Invalid("invalid message", map[string]string{
+			"occurredAt": fmt.Sprintf("%s is more than %s ahead of now", m.OccurredAt.UTC().Format(time.RFC3339), maxClockAhead)})
+	}
 	grantID := access.GrantID(access.B2B, m.InvitedUserID)
 	ctx, _ = traced(ctx, "eventId", m.EventID, "customerTenantId", m.CustomerTenantID)
 	actor := actorOf(m.Ticket, "invitation-sent")

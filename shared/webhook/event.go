@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/strictjson"
 )
 
 // Partner Center event names the app acts on. Others are parsed too; the
@@ -56,6 +57,9 @@ func ParseEvent(body []byte) (PartnerCenterEvent, error) {
 		return PartnerCenterEvent{}, access.Invalid("partner center event is larger than 64 KiB", nil)
 	}
 	var w wireEvent
+	if err := strictjson.Check(body, &w); err != nil {
+		return PartnerCenterEvent{}, access.Invalid("partner center event has ambiguous keys", map[string]string{"body": err.Error()})
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&w); err != nil {
 		return PartnerCenterEvent{}, access.Invalid("partner center event is not a JSON object of the expected shape", nil)

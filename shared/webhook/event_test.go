@@ -39,7 +39,8 @@ func TestParseEvent(t *testing.T) {
 	}{
 		{"expired", `{"EventName":"granular-admin-relationship-expired","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` + rel + `","ResourceName":"GranularAdminRelationship"}`, rel, ""},
 		{"terminated, trailing slash", `{"EventName":"granular-admin-relationship-terminated","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` + rel + `/","ResourceName":"GranularAdminRelationship"}`, rel, ""},
-		{"lower-case field names", `{"eventName":"granular-admin-relationship-approved","resourceUri":"https://partner.microsoft.com/granularAdminRelationships/` + rel + `"}`, rel, ""},
+		{"lower-case field names", `{"eventName":"granular-admin-relationship-approved","resourceUri":"https://partner.microsoft.com/granularAdminRelationships/` + rel + `"}`, "", "body"},
+		{"a key twice in two cases", `{"EventName":"granular-admin-relationship-approved","EVENTNAME":"granular-admin-relationship-terminated","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` + rel + `"}`, "", "body"},
 		{"unknown fields ignored", `{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` + rel + `","Extra":{"a":1}}`, rel, ""},
 		{"date without offset is UTC", `{"EventName":"test-created","ResourceUri":"https://partner.microsoft.com/webhooks/test","ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487"}`, "", ""},
 		{"test event without resource", `{"EventName":"test-created"}`, "", ""},
