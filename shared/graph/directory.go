@@ -65,7 +65,7 @@ func (c *Client) User(ctx context.Context, tenantID, userID string) (access.User
 	if err := need("tenantID", tenantID, "userID", userID); err != nil {
 		return access.User{}, fmt.Errorf("read user: %w", err)
 	}
-	ctx = inTenant(ctx, tenantID)
+	ctx = startCall(ctx, "graph.User", tenantID)
 	u, err := c.users().ByUserId(userID).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		// userType is not in Graph's default set of user properties.
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{
@@ -107,7 +107,7 @@ func (c *Client) Invite(ctx context.Context, customerTenantID string, inv access
 	send := inv.SendMessage
 	body.SetSendInvitationMessage(&send)
 
-	ctx = inTenant(ctx, customerTenantID)
+	ctx = startCall(ctx, "graph.Invite", customerTenantID)
 	res, err := invitations.NewInvitationsRequestBuilderInternal(map[string]string{}, c.adapter).Post(ctx, body, nil)
 	if err != nil {
 		return access.InvitationResult{}, fmt.Errorf("invite %s to %s: %w", inv.Email, customerTenantID, translate(ctx, err, customerTenantID, permUserInvite))
@@ -132,7 +132,7 @@ func (c *Client) RoleAssignments(ctx context.Context, tenantID, principalID stri
 	if err := need("tenantID", tenantID, "principalID", principalID); err != nil {
 		return nil, fmt.Errorf("list role assignments: %w", err)
 	}
-	ctx = inTenant(ctx, tenantID)
+	ctx = startCall(ctx, "graph.RoleAssignments", tenantID)
 	out, err := c.listRoleAssignments(ctx, principalID)
 	if err != nil {
 		return nil, fmt.Errorf("list role assignments of %s in %s: %w", principalID, tenantID, translate(ctx, err, tenantID, permRoleManagement))
@@ -145,22 +145,37 @@ func (c *Client) RoleAssignments(ctx context.Context, tenantID, principalID stri
 func (c *Client) listRoleAssignments(ctx context.Context, principalID string) ([]access.RoleAssignment, error) {
 	filter := "principalId eq '" + odataString(principalID) + "'"
 	b := c.roleAssignments()
-	page, err := b.Get(ctx, &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
+	first, err := b.Get(ctx, &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
 		QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{Filter: &filter},
 	})
-	var out []access.RoleAssignment
-	for n := 0; err == nil && page != nil; n++ {
-		for _, a := range page.GetValue() {
-			out = append(out, roleAssignment(a))
+	return collect(c, first, err, func(next string) (page[models.UnifiedRoleAssignmentable], error) {
+		return b.WithUrl(next).Get(ctx, nil)
+	}, roleAssignment)
+}
+
+// page is one page of a Graph collection.
+type page[T any] interface {
+	GetValue() []T
+	GetOdataNextLink() *string
+}
+
+// collect converts the items of first and of every page after it, which
+// get fetches by its @odata.nextLink, at most maxPages and only from the
+// configured Graph. err is first's; errors are the SDK's, untranslated.
+func collect[T, R any](c *Client, first page[T], err error, get func(next string) (page[T], error), conv func(T) R) ([]R, error) {
+	var out []R
+	for n := 0; err == nil && first != nil; n++ {
+		for _, v := range first.GetValue() {
+			out = append(out, conv(v))
 		}
-		next := deref(page.GetOdataNextLink())
+		next := deref(first.GetOdataNextLink())
 		if next == "" || n == maxPages {
 			break
 		}
 		if !c.sameOrigin(next) {
 			return nil, fmt.Errorf("graph gave a next link to another host: %s", next)
 		}
-		page, err = b.WithUrl(next).Get(ctx, nil)
+		first, err = get(next)
 	}
 	return out, err
 }
@@ -205,7 +220,7 @@ func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID s
 	wrap := func(err error) error {
 		return fmt.Errorf("assign role %s to %s in %s: %w", roleID, principalID, tenantID, err)
 	}
-	ctx = inTenant(ctx, tenantID)
+	ctx = startCall(ctx, "graph.AssignRole", tenantID)
 	body := models.NewUnifiedRoleAssignment()
 	body.SetPrincipalId(&principalID)
 	body.SetRoleDefinitionId(&roleID)
@@ -239,7 +254,7 @@ func (c *Client) RemoveRoleAssignment(ctx context.Context, tenantID, assignmentI
 	if err := need("tenantID", tenantID, "assignmentID", assignmentID); err != nil {
 		return fmt.Errorf("remove role assignment: %w", err)
 	}
-	ctx = inTenant(ctx, tenantID)
+	ctx = startCall(ctx, "graph.RemoveRoleAssignment", tenantID)
 	err := c.roleAssignments().ByUnifiedRoleAssignmentId(assignmentID).Delete(ctx, nil)
 	if err != nil {
 		terr := translate(ctx, err, tenantID, permRoleManagement)
@@ -256,7 +271,7 @@ func (c *Client) Relationship(ctx context.Context, partnerTenantID, relationship
 	if err := need("partnerTenantID", partnerTenantID, "relationshipID", relationshipID); err != nil {
 		return access.Relationship{}, fmt.Errorf("read relationship: %w", err)
 	}
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.Relationship", partnerTenantID)
 	r, err := c.relationship(relationshipID).Get(ctx, nil)
 	if err != nil {
 		return access.Relationship{}, fmt.Errorf("read relationship %s in %s: %w", relationshipID, partnerTenantID, translate(ctx, err, partnerTenantID, permGDAP))
@@ -397,7 +412,7 @@ func (c *Client) CreateRelationship(ctx context.Context, partnerTenantID string,
 	details.SetUnifiedRoles(newUnifiedRoles(req.Roles))
 	body.SetAccessDetails(details)
 
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.CreateRelationship", partnerTenantID)
 	r, err := tenantrelationships.NewDelegatedAdminRelationshipsRequestBuilderInternal(map[string]string{}, c.adapter).Post(ctx, body, nil)
 	if err != nil {
 		return access.Relationship{}, fmt.Errorf("create relationship %q in %s: %w", req.DisplayName, partnerTenantID, translate(ctx, err, partnerTenantID, permGDAP))
@@ -420,7 +435,7 @@ func (c *Client) LockForApproval(ctx context.Context, partnerTenantID string, re
 	if rel.Status != "" && rel.Status != access.RelCreated {
 		return ApprovalURL(rel.ID), nil
 	}
-	if err := c.relationshipRequest(ctx, partnerTenantID, rel, models.LOCKFORAPPROVAL_DELEGATEDADMINRELATIONSHIPREQUESTACTION); err != nil {
+	if err := c.relationshipRequest(ctx, "graph.LockForApproval", partnerTenantID, rel, models.LOCKFORAPPROVAL_DELEGATEDADMINRELATIONSHIPREQUESTACTION); err != nil {
 		return "", fmt.Errorf("lock relationship %s for approval in %s: %w", rel.ID, partnerTenantID, err)
 	}
 	return ApprovalURL(rel.ID), nil
@@ -436,7 +451,7 @@ func (c *Client) TerminateRelationship(ctx context.Context, partnerTenantID stri
 	case access.RelTerminationReq, access.RelTerminating, access.RelTerminated, access.RelExpired:
 		return nil
 	}
-	if err := c.relationshipRequest(ctx, partnerTenantID, rel, models.TERMINATE_DELEGATEDADMINRELATIONSHIPREQUESTACTION); err != nil {
+	if err := c.relationshipRequest(ctx, "graph.TerminateRelationship", partnerTenantID, rel, models.TERMINATE_DELEGATEDADMINRELATIONSHIPREQUESTACTION); err != nil {
 		return fmt.Errorf("terminate relationship %s in %s: %w", rel.ID, partnerTenantID, err)
 	}
 	return nil
@@ -444,7 +459,7 @@ func (c *Client) TerminateRelationship(ctx context.Context, partnerTenantID stri
 
 // relationshipRequest posts a partner action on a relationship, guarded by
 // its ETag when known, and returns a translated error.
-func (c *Client) relationshipRequest(ctx context.Context, partnerTenantID string, rel access.Relationship, action models.DelegatedAdminRelationshipRequestAction) error {
+func (c *Client) relationshipRequest(ctx context.Context, op access.Op, partnerTenantID string, rel access.Relationship, action models.DelegatedAdminRelationshipRequestAction) error {
 	body := models.NewDelegatedAdminRelationshipRequest()
 	body.SetAction(&action)
 	cfg := &tenantrelationships.DelegatedAdminRelationshipsItemRequestsRequestBuilderPostRequestConfiguration{}
@@ -452,7 +467,7 @@ func (c *Client) relationshipRequest(ctx context.Context, partnerTenantID string
 		cfg.Headers = abs.NewRequestHeaders()
 		cfg.Headers.Add("If-Match", rel.ETag)
 	}
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, op, partnerTenantID)
 	if _, err := c.relationship(rel.ID).Requests().Post(ctx, body, cfg); err != nil {
 		return translate(ctx, err, partnerTenantID, permGDAP)
 	}
@@ -464,7 +479,7 @@ func (c *Client) AccessAssignments(ctx context.Context, partnerTenantID, relatio
 	if err := need("partnerTenantID", partnerTenantID, "relationshipID", relationshipID); err != nil {
 		return nil, fmt.Errorf("list access assignments: %w", err)
 	}
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.AccessAssignments", partnerTenantID)
 	out, err := c.listAccessAssignments(ctx, relationshipID)
 	if err != nil {
 		return nil, fmt.Errorf("list access assignments of relationship %s in %s: %w", relationshipID, partnerTenantID, translate(ctx, err, partnerTenantID, permGDAP))
@@ -474,22 +489,10 @@ func (c *Client) AccessAssignments(ctx context.Context, partnerTenantID, relatio
 
 func (c *Client) listAccessAssignments(ctx context.Context, relationshipID string) ([]access.AccessAssignment, error) {
 	b := c.relationship(relationshipID).AccessAssignments()
-	page, err := b.Get(ctx, nil)
-	var out []access.AccessAssignment
-	for n := 0; err == nil && page != nil; n++ {
-		for _, a := range page.GetValue() {
-			out = append(out, accessAssignment(a))
-		}
-		next := deref(page.GetOdataNextLink())
-		if next == "" || n == maxPages {
-			break
-		}
-		if !c.sameOrigin(next) {
-			return nil, fmt.Errorf("graph gave a next link to another host: %s", next)
-		}
-		page, err = b.WithUrl(next).Get(ctx, nil)
-	}
-	return out, err
+	first, err := b.Get(ctx, nil)
+	return collect(c, first, err, func(next string) (page[models.DelegatedAdminAccessAssignmentable], error) {
+		return b.WithUrl(next).Get(ctx, nil)
+	}, accessAssignment)
 }
 
 func accessAssignment(a models.DelegatedAdminAccessAssignmentable) access.AccessAssignment {
@@ -532,7 +535,7 @@ func (c *Client) CreateAccessAssignment(ctx context.Context, partnerTenantID, re
 	body.SetAccessContainer(container)
 	body.SetAccessDetails(details)
 
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.CreateAccessAssignment", partnerTenantID)
 	a, err := c.relationship(relationshipID).AccessAssignments().Post(ctx, body, nil)
 	if err != nil {
 		terr := translate(ctx, err, partnerTenantID, permGDAP)
@@ -586,7 +589,7 @@ func (c *Client) SendMail(ctx context.Context, partnerTenantID, from string, m a
 	save := true
 	req.SetSaveToSentItems(&save)
 
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.SendMail", partnerTenantID)
 	if err := c.users().ByUserId(from).SendMail().Post(ctx, req, nil); err != nil {
 		return fmt.Errorf("send mail %q as %s in %s: %w", m.Subject, from, partnerTenantID, translate(ctx, err, partnerTenantID, permMailSend))
 	}

@@ -37,10 +37,19 @@ const (
 //	network, timeout            KindTransient
 //	no token for the tenant     KindUnauthorized (KindTransient if Entra is down)
 //
-// Graph's error code goes to Code and its message to Msg. The SDK's error
+// Graph's error code goes to Code and its message to Msg, and the method
+// the call is made for (inTenant) to Op, "graph.<Method>". The SDK's error
 // value is not kept as the cause: it holds the response headers and its
 // Error method panics on a body without a message.
 func translate(ctx context.Context, err error, tenant, permission string) error {
+	e := classify(ctx, err, tenant, permission)
+	if c := callOf(ctx); c != nil {
+		e.Op = c.op
+	}
+	return e
+}
+
+func classify(ctx context.Context, err error, tenant, permission string) *access.Error {
 	var (
 		tokErr  *tokenError
 		odata   *odataerrors.ODataError
@@ -106,7 +115,7 @@ func translate(ctx context.Context, err error, tenant, permission string) error 
 // answering 429 or 5xx, or not answering, is transient; anything else (bad
 // secret, app not consented in the tenant, no managed identity) needs an
 // operator.
-func tokenFailure(te *tokenError, permission string) error {
+func tokenFailure(te *tokenError, permission string) *access.Error {
 	var (
 		authErr *azidentity.AuthenticationFailedError
 		urlErr  *url.Error

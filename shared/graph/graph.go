@@ -31,6 +31,7 @@ import (
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	core "github.com/microsoftgraph/msgraph-sdk-go-core"
 
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
@@ -253,16 +254,21 @@ func middleware() []khttp.Middleware {
 // call is what one Directory method's context carries to the
 // authentication provider and the transport.
 type call struct {
+	op     access.Op // the Directory method, for the errors' Op
 	tenant string
 	status atomic.Int32 // final HTTP status, set by statusRecorder
 }
 
 type callKey struct{}
 
-// inTenant returns a context that makes the request act in tenant.
-func inTenant(ctx context.Context, tenant string) context.Context {
-	return context.WithValue(ctx, callKey{}, &call{tenant: tenant})
+// startCall returns a context that makes the requests of the Directory
+// method op ("graph.<Method>", the Op of its errors) act in tenant.
+func startCall(ctx context.Context, op access.Op, tenant string) context.Context {
+	return context.WithValue(ctx, callKey{}, &call{op: op, tenant: tenant})
 }
+
+// inTenant is startCall without an operation: its errors name none.
+func inTenant(ctx context.Context, tenant string) context.Context { return startCall(ctx, "", tenant) }
 
 func callOf(ctx context.Context) *call {
 	c, _ := ctx.Value(callKey{}).(*call)

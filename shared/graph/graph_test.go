@@ -381,6 +381,9 @@ func TestUserNotFound(t *testing.T) {
 	if !access.IsKind(err, access.KindNotFound) || !errors.As(err, &ae) || ae.Code != "Request_ResourceNotFound" {
 		t.Fatalf("got %v (kind %v), want not found with Graph's code Request_ResourceNotFound", err, access.KindOf(err))
 	}
+	if !access.Match(access.E(access.KindNotFound, access.Op("graph.User"), access.Code("Request_ResourceNotFound")), err) {
+		t.Errorf("got %+v, want op graph.User", err)
+	}
 	if !strings.HasPrefix(err.Error(), "read user nobody in "+customerID+": ") {
 		t.Errorf("message: got %q, want lowercase context first", err)
 	}
@@ -563,8 +566,8 @@ func TestRelationshipLifecycle(t *testing.T) {
 
 	// Our copy is stale now: locking with its etag is a conflict.
 	_, err = e.dir.LockForApproval(e.ctx, partnerID, rel)
-	if !access.IsKind(err, access.KindConflict) {
-		t.Fatalf("stale lock: got %v (kind %v), want conflict", err, access.KindOf(err))
+	if !access.Match(access.E(access.KindConflict, access.Op("graph.LockForApproval")), err) {
+		t.Fatalf("stale lock: got %+v (kind %v), want conflict of op graph.LockForApproval", err, access.KindOf(err))
 	}
 	// A fresh copy says approvalPending: nothing to send, same link.
 	fresh, err := e.dir.Relationship(e.ctx, partnerID, rel.ID)

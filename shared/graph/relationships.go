@@ -21,7 +21,7 @@ func (c *Client) RelationshipByName(ctx context.Context, partnerTenantID, displa
 	}
 	// OData doubles a single quote inside a string literal.
 	filter := "displayName eq '" + strings.ReplaceAll(displayName, "'", "''") + "'"
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.RelationshipByName", partnerTenantID)
 	res, err := tenantrelationships.NewDelegatedAdminRelationshipsRequestBuilderInternal(map[string]string{}, c.adapter).Get(ctx,
 		&tenantrelationships.DelegatedAdminRelationshipsRequestBuilderGetRequestConfiguration{
 			QueryParameters: &tenantrelationships.DelegatedAdminRelationshipsRequestBuilderGetQueryParameters{Filter: &filter},
@@ -54,7 +54,7 @@ func (c *Client) DeleteRelationship(ctx context.Context, partnerTenantID string,
 		ifMatch = "*"
 	}
 	cfg.Headers.Add("If-Match", ifMatch)
-	ctx = inTenant(ctx, partnerTenantID)
+	ctx = startCall(ctx, "graph.DeleteRelationship", partnerTenantID)
 	err := c.relationship(rel.ID).Delete(ctx, cfg)
 	if err == nil {
 		return nil
