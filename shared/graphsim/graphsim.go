@@ -135,24 +135,14 @@ func (s *Server) load(seed Seed) {
 		}
 		for i := range c.Users {
 			u := &c.Users[i]
-			if u.ID == "" {
-				u.ID = newGUID()
-			}
-			if u.UserType == "" {
-				u.UserType = "Member"
-			}
-			if u.UserPrincipalName == "" {
-				u.UserPrincipalName = u.Mail
-			}
+			fill(&u.ID, newGUID)
+			fill(&u.UserType, constant("Member"))
+			fill(&u.UserPrincipalName, constant(u.Mail))
 		}
 		for i := range c.RoleAssignments {
 			a := &c.RoleAssignments[i]
-			if a.ID == "" {
-				a.ID = newAssignmentID()
-			}
-			if a.DirectoryScopeID == "" {
-				a.DirectoryScopeID = "/"
-			}
+			fill(&a.ID, newAssignmentID)
+			fill(&a.DirectoryScopeID, constant("/"))
 		}
 		for i := range c.Relationships {
 			s.seedRelationship(&c.Relationships[i], now)
@@ -165,12 +155,8 @@ func (s *Server) load(seed Seed) {
 // seedRelationship fills what a hand-written seed leaves out, the way Graph
 // would have set it when the relationship went through its lifecycle.
 func (s *Server) seedRelationship(r *Relationship, now time.Time) {
-	if r.Status == "" {
-		r.Status = "created"
-	}
-	if r.AutoExtendDuration == "" {
-		r.AutoExtendDuration = "PT0S"
-	}
+	fill(&r.Status, constant("created"))
+	fill(&r.AutoExtendDuration, constant("PT0S"))
 	if r.CreatedDateTime.IsZero() {
 		r.CreatedDateTime = now
 	}
@@ -198,18 +184,24 @@ func (s *Server) seedRelationship(r *Relationship, now time.Time) {
 	}
 	for i := range r.AccessAssignments {
 		a := &r.AccessAssignments[i]
-		if a.ID == "" {
-			a.ID = newGUID()
-		}
-		if a.Status == "" {
-			a.Status = "active"
-		}
+		fill(&a.ID, newGUID)
+		fill(&a.Status, constant("active"))
 		if a.CreatedDateTime.IsZero() {
 			a.CreatedDateTime = now
 		}
 	}
 	r.ETag = newETag()
 }
+
+// fill sets a property a seed leaves empty to the value Graph would have
+// given it; value is called only then, so that no id is made in vain.
+func fill(field *string, value func() string) {
+	if *field == "" {
+		*field = value()
+	}
+}
+
+func constant(s string) func() string { return func() string { return s } }
 
 // isActivated reports whether a relationship in this status has been
 // approved and has (or had) an activation and end date.
