@@ -30,7 +30,7 @@ const DefaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
 const DefaultCertHosts = "https://3psostorageacct.blob.core.windows.net"
 
 // Config is every setting of the app. Secrets are kept in fields whose
-// names say so, and String never prints them.
+// names say so.
 type Config struct {
 	Port int `env:"FUNCTIONS_CUSTOMHANDLER_PORT, default=8080"`
 
