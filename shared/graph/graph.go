@@ -96,8 +96,9 @@ type Client struct {
 }
 
 var (
-	_ lifecycle.Guests = (*Client)(nil)
-	_ lifecycle.GDAP   = (*Client)(nil)
+	_ lifecycle.Guests  = (*Client)(nil)
+	_ lifecycle.GDAP    = (*Client)(nil)
+	_ lifecycle.Domains = (*Client)(nil)
 )
 
 // New returns a client. It checks the options and, for AuthCertificate,

@@ -65,7 +65,16 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 			return decision{}, access.Invalid("the message would change the roles of a live grant", map[string]string{
 				"roles": "the grant holds " + strings.Join(roleNames(g.Roles), ", ") + "; ask for a new grant through the ticket"})
 		}
-		if err := p.CheckRoles(m.Roles); err != nil {
+		err := p.CheckRoles(m.Roles)
+		if err == nil && m.InvitedUserEmail != "" && g.Status == access.StatusNew {
+			// A guest the ticket did not ask for: from the MSSP only.
+			if derr := s.checkGuestDomain(ctx, m.InvitedUserEmail); access.IsKind(derr, access.KindRefused) {
+				err = derr
+			} else if derr != nil {
+				return decision{}, derr
+			}
+		}
+		if err != nil {
 			if g.Status == access.StatusActive {
 				// An active grant is not taken away by a later bad message.
 				return decision{}, err

@@ -54,6 +54,7 @@ type Deps struct {
 	Publisher Publisher
 	Notifier  Notifier
 	Templates Templates // Lighthouse onboarding templates
+	Domains   Domains   // the partner's verified domains
 	Clock     Clock     // nil: the system clock
 }
 
@@ -66,6 +67,9 @@ type Options struct {
 	// SecurityGroupID is the partner group GDAP and Lighthouse grants go
 	// to when a request names none.
 	SecurityGroupID string
+	// AllowedDomains are the e-mail domains guests may come from
+	// (AnyDomain: any); empty means the partner tenant's verified domains.
+	AllowedDomains []string
 }
 
 // Service carries out the use cases. It is safe for concurrent use.
@@ -76,8 +80,11 @@ type Service struct {
 	pub       Publisher
 	notifier  Notifier
 	templates Templates
+	domains   Domains
 	clock     Clock
 	opts      Options
+
+	domainCache domainCache
 }
 
 // New returns a Service over d, configured by o.
@@ -88,7 +95,7 @@ func New(d Deps, o Options) *Service {
 	o.PartnerTenantID = lower(o.PartnerTenantID)
 	o.SecurityGroupID = lower(o.SecurityGroupID)
 	return &Service{store: d.Store, guests: d.Guests, gdap: d.GDAP, pub: d.Publisher, notifier: d.Notifier,
-		templates: d.Templates, clock: d.Clock, opts: o}
+		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o}
 }
 
 // Now is the time the grants follow, in UTC and whole seconds: the

@@ -50,6 +50,13 @@ func (s *Service) Request(ctx context.Context, cmd Command) (access.Reply, error
 		if refuse == nil && cmd.Method == access.B2B {
 			_, refuse = p.B2BExpiry(s.Now(), r.days)
 		}
+		if refuse == nil && cmd.Method == access.B2B {
+			if err := s.checkGuestDomain(ctx, cmd.InviteeEmail); access.IsKind(err, access.KindRefused) {
+				refuse = err
+			} else if err != nil {
+				return access.Reply{}, err
+			}
+		}
 	case access.Lighthouse:
 		if r.days > p.B2BMaxDays {
 			refuse = &access.Error{Kind: access.KindRefused, Code: "DurationOverCap",
