@@ -18,7 +18,7 @@ func (c *Client) VerifiedDomains(ctx context.Context, tenantID string) ([]string
 	if err := need("tenantID", tenantID); err != nil {
 		return nil, fmt.Errorf("list domains: %w", err)
 	}
-	ctx = inTenant(ctx, tenantID)
+	ctx = startCall(ctx, "graph.VerifiedDomains", tenantID)
 	res, err := domains.NewDomainsRequestBuilderInternal(map[string]string{}, c.adapter).Get(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("list domains of %s: %w", tenantID, translate(ctx, err, tenantID, permDomainRead))

@@ -268,9 +268,6 @@ func startCall(ctx context.Context, op access.Op, tenant string) context.Context
 	return context.WithValue(ctx, callKey{}, &call{op: op, tenant: tenant})
 }
 
-// inTenant is startCall without an operation: its errors name none.
-func inTenant(ctx context.Context, tenant string) context.Context { return startCall(ctx, "", tenant) }
-
 func callOf(ctx context.Context) *call {
 	c, _ := ctx.Value(callKey{}).(*call)
 	return c
