@@ -235,7 +235,9 @@ func problem(err error) funchost.HTTPResponse {
 	case access.KindInvalid:
 		return funchost.Problem(http.StatusBadRequest, "Invalid request", detail, access.FieldsOf(err))
 	case access.KindUnauthorized:
-		return funchost.Problem(http.StatusUnauthorized, "Unauthorized", detail, nil)
+		// Why the signature failed helps only an attacker: the reason is
+		// logged, the caller learns that it failed.
+		return funchost.Problem(http.StatusUnauthorized, "Unauthorized", "authentication failed", nil)
 	case access.KindNotFound:
 		return funchost.Problem(http.StatusNotFound, "Not found", detail, nil)
 	case access.KindConflict:

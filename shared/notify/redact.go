@@ -15,29 +15,17 @@ const redacted = "REDACTED"
 // to be a credential (a "1" would otherwise vanish from every status code).
 const minSecretLen = 6
 
-// RedactURL returns rawURL fit for a log line or an error: without user
-// info or fragment, and with the value of every query parameter that may
-// carry a credential (sig, signature, code, key, token, secret, password,
-// sas, ...) replaced by REDACTED. Teams Workflows URLs carry their
-// signature in "sig". An unparseable URL is replaced whole.
+// RedactURL returns rawURL fit for a log line or an error: its
+// scheme://host[:port] alone. A webhook's path can be its secret (a Teams
+// Workflows URL carries one in its path and its "sig"), and a callback's
+// path names the ticketing system's tenant; neither belongs in a log. An
+// unparseable URL is replaced whole.
 func RedactURL(rawURL string) string {
 	u, err := url.Parse(rawURL)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return "[unparseable url]"
 	}
-	u.User = nil
-	u.Fragment, u.RawFragment = "", ""
-	if u.RawQuery != "" {
-		parts := strings.Split(u.RawQuery, "&")
-		for i, p := range parts {
-			k, _, _ := strings.Cut(p, "=")
-			if key, err := url.QueryUnescape(k); err != nil || sensitiveKey(key) {
-				parts[i] = k + "=" + redacted
-			}
-		}
-		u.RawQuery = strings.Join(parts, "&")
-	}
-	return u.String()
+	return u.Scheme + "://" + u.Host
 }
 
 // sensitiveKey reports whether a query parameter may hold a credential.
@@ -52,8 +40,8 @@ func sensitiveKey(k string) bool {
 }
 
 // urlSecrets lists the credential parts of rawURL in every spelling they
-// may take in a message: user info, and the sensitive query values raw,
-// decoded and re-encoded, plus the URL itself whole.
+// may take in a message: its path and query, user info, and the sensitive
+// query values raw, decoded and re-encoded.
 func urlSecrets(rawURL string) []string {
 	if rawURL == "" {
 		return nil
@@ -67,6 +55,13 @@ func urlSecrets(rawURL string) []string {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil
+	}
+	if p := strings.Trim(u.EscapedPath(), "/"); p != "" {
+		// The path, escaped and not, and with the query: every way a
+		// message may quote what follows the host.
+		add(u.EscapedPath())
+		add(u.Path)
+		add(u.RequestURI())
 	}
 	if u.User != nil {
 		add(u.User.Username())
