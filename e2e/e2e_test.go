@@ -83,7 +83,7 @@ func startLocal(t *testing.T) *local {
 		"GRAPH_BASE_URL": srv.URL + "/v1.0", "GRAPH_AUTH": "none", "PARTNER_TENANT_ID": partner,
 		"PARTNER_SECURITY_GROUP_ID": group, "NOTIFY_MAIL_FROM": mailbox, "TICKET_WEBHOOK_SECRET": secret,
 		"PARTNER_CENTER_ROOTS_FILE": l.pc.RootsFile, "PARTNER_CENTER_CERT_HOSTS": l.pc.Origin,
-		"LOCAL_CLOCK_FILE": l.clock, "EXPIRY_SWEEP_SCHEDULE": "0 0 0 1 1 *",
+		"PARTNER_CENTER_ISSUER_HOSTS": l.pc.IssuerOrigin, "LOCAL_CLOCK_FILE": l.clock, "EXPIRY_SWEEP_SCHEDULE": "0 0 0 1 1 *",
 	}}
 	b, _ := json.Marshal(settings)
 	settingsFile := filepath.Join(dir, "local.settings.json")

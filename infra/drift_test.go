@@ -37,6 +37,7 @@ var optionalInAzure = map[string]string{
 	"APP_CERTIFICATE_PATH":           "GRAPH_AUTH=certificate needs a key file on disk, which the Flex package does not carry; the template offers managedidentity or clientsecret",
 	"PARTNER_CENTER_ROOTS_FILE":      "tests only: production trusts the system roots",
 	"PARTNER_CENTER_CERT_HOSTS":      "tests only: the default allows only Partner Center's own certificate origin",
+	"PARTNER_CENTER_ISSUER_HOSTS":    "tests only: the default allows only Microsoft's and DigiCert's certificate stores",
 	"LOCAL_CLOCK_FILE":               "local runs only: moving the clock is refused unless Graph is the simulator",
 }
 

@@ -38,6 +38,7 @@ pids+=("$AZURITE_PID")
 secret="local-only-ticket-secret"
 echo "== Graph simulator (demo tenants) and localpeers"
 "$bin/graphsim" -addr 127.0.0.1:8090 >"$state/graphsim.out" 2>"$state/graphsim.log" & pids+=("$!")
+rm -f "$state/peers/roots.pem" # a new root each run: wait for this run's
 TICKET_WEBHOOK_SECRET="$secret" "$bin/localpeers" -addr 127.0.0.1:8091 -dir "$state/peers" -app http://127.0.0.1:7071 \
   >"$state/localpeers.out" 2>"$state/localpeers.log" & pids+=("$!")
 for _ in $(seq 1 100); do
@@ -63,6 +64,7 @@ cat >"$state/local.settings.json" <<JSON
     "TICKET_WEBHOOK_SECRET": "$secret",
     "PARTNER_CENTER_ROOTS_FILE": "$state/peers/roots.pem",
     "PARTNER_CENTER_CERT_HOSTS": "http://127.0.0.1:8091",
+    "PARTNER_CENTER_ISSUER_HOSTS": "http://127.0.0.1:8091",
     "EXPIRY_SWEEP_SCHEDULE": "0 */5 * * * *",
     "LOCAL_CLOCK_FILE": "$state/clock"
   }

@@ -2,9 +2,11 @@
 // app talks to besides Graph: the Teams Workflows webhook and the
 // ticketing system (both receive notifications, written here to JSON-lines
 // files, ticket comments after their signature is checked), and Partner
-// Center, which signs GDAP events with a certificate it serves. It writes
-// the root of its throw-away certificate authority for the handler's
-// PARTNER_CENTER_ROOTS_FILE before it starts listening.
+// Center, which signs GDAP events with a certificate it serves alone, its
+// issuing CA at the leaf's caIssuers URL on the same origin (the app's
+// PARTNER_CENTER_CERT_HOSTS and PARTNER_CENTER_ISSUER_HOSTS). It writes the
+// root of its throw-away certificate authority for the handler's
+// PARTNER_CENTER_ROOTS_FILE before it starts serving.
 package main
 
 import (

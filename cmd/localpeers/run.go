@@ -32,33 +32,36 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	secret := getenv("TICKET_WEBHOOK_SECRET")
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	pki, err := devpki.New(30 * 24 * time.Hour)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(*dir, "roots.pem"), pki.RootPEM, 0o644); err != nil {
-		return err
-	}
+	// The leaf names its issuer by a URL on this listener, as Partner
+	// Center's names Microsoft's store: listen first.
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
+	pki, err := devpki.NewChain(30*24*time.Hour, base+issuerPath)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		ln.Close()
+		return err
+	}
+	// Written whole or not at all: the local run waits for the file.
+	roots := filepath.Join(*dir, "roots.pem")
+	if err := os.WriteFile(roots+".tmp", pki.RootPEM, 0o644); err != nil {
+		ln.Close()
+		return err
+	}
+	if err := os.Rename(roots+".tmp", roots); err != nil {
+		ln.Close()
+		return err
+	}
 	p := &peers{dir: *dir, secret: []byte(secret), pki: pki, certURL: base + "/cert/pcnotifications-dispatch.microsoft.com.cer",
 		app: *app, log: logger, client: &http.Client{Timeout: 30 * time.Second}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /teams", p.teams)
-	mux.HandleFunc("POST /ticket", p.ticket)
-	mux.HandleFunc("GET /cert/{name}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/pkix-cert")
-		_, _ = w.Write(pki.LeafDER)
-	})
-	mux.HandleFunc("POST /partner-center/{event}/{relationship}", p.partnerCenter)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "localpeers on %s: teams %s/teams, ticket %s/ticket, partner center certificates from %s\n", base, base, base, base)
+	srv := &http.Server{Handler: p.routes(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(stdout, "localpeers on %s: teams %s/teams, ticket %s/ticket, partner center certificates (PARTNER_CENTER_CERT_HOSTS) and their issuer (PARTNER_CENTER_ISSUER_HOSTS) from %s\n", base, base, base, base)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -69,6 +72,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// issuerPath is where the Partner Center leaf's issuing CA is served, named
+// by the leaf's caIssuers URL: the .cer holds the leaf alone, as Partner
+// Center's does, so the app must complete the chain as it does in Azure.
+const issuerPath = "/pkiops/certs/local-partner-center-issuing-ca.crt"
+
+// routes lists every endpoint of the local peers.
+func (p *peers) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /teams", p.teams)
+	mux.HandleFunc("POST /ticket", p.ticket)
+	mux.HandleFunc("GET /cert/{name}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		_, _ = w.Write(p.pki.LeafDER)
+	})
+	mux.HandleFunc("GET "+issuerPath, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		_, _ = w.Write(p.pki.IntermediateDER)
+	})
+	mux.HandleFunc("POST /partner-center/{event}/{relationship}", p.partnerCenter)
+	return mux
 }
 
 type peers struct {

@@ -6,6 +6,8 @@ package devpki
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -13,21 +15,42 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/http"
 	"time"
 )
 
-// PKI is a root and a leaf signed by it.
+// PKI is a root and a leaf signed by it, or by an intermediate the root
+// signed (NewChain).
 type PKI struct {
 	RootPEM []byte // the root, for PARTNER_CENTER_ROOTS_FILE
-	LeafDER []byte // the certificate served at X-MS-Certificate-Url
-	key     *rsa.PrivateKey
+	LeafDER []byte // the certificate served at X-MS-Certificate-Url: the leaf alone
+	// IntermediateDER is the issuing CA of a NewChain leaf, to be served at
+	// the leaf's caIssuers URL; nil for New.
+	IntermediateDER []byte
+	key             *rsa.PrivateKey
 }
 
-// New makes a PKI valid from an hour ago for the given time.
+// New makes a PKI valid from an hour ago for the given time, whose leaf is
+// issued by the root directly.
 func New(valid time.Duration) (*PKI, error) {
+	return newPKI(valid, "")
+}
+
+// NewChain makes a PKI shaped like Partner Center's: root, issuing CA and
+// leaf, where the leaf names its issuer only by the Authority Information
+// Access caIssuers URL issuerURL, as Partner Center's leaf-only .cer does.
+// Whoever serves LeafDER must serve IntermediateDER at issuerURL.
+func NewChain(valid time.Duration, issuerURL string) (*PKI, error) {
+	if issuerURL == "" {
+		return nil, errors.New("devpki: NewChain needs the issuer URL")
+	}
+	return newPKI(valid, issuerURL)
+}
+
+func newPKI(valid time.Duration, issuerURL string) (*PKI, error) {
 	rootKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -50,17 +73,41 @@ func New(valid time.Duration) (*PKI, error) {
 	if err != nil {
 		return nil, err
 	}
+	p := &PKI{RootPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}), key: leafKey}
+	issuer, issuerKey := root, crypto.Signer(rootKey)
+	if issuerURL != "" {
+		// A P-256 issuing CA: the verifier does not care, and it is quicker
+		// to make than another RSA key.
+		interKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		interTmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "Local Partner Center Issuing CA", Organization: []string{"Local"}},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(valid),
+			IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true, KeyUsage: x509.KeyUsageCertSign,
+		}
+		if p.IntermediateDER, err = x509.CreateCertificate(rand.Reader, interTmpl, root, &interKey.PublicKey, rootKey); err != nil {
+			return nil, fmt.Errorf("intermediate certificate: %w", err)
+		}
+		if issuer, err = x509.ParseCertificate(p.IntermediateDER); err != nil {
+			return nil, err
+		}
+		issuerKey = interKey
+	}
 	leafTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "pcnotifications-dispatch.microsoft.com", Organization: []string{"Microsoft Corporation"}},
 		NotBefore:    now.Add(-time.Hour), NotAfter: now.Add(valid),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, root, &leafKey.PublicKey, rootKey)
-	if err != nil {
+	if issuerURL != "" {
+		leafTmpl.IssuingCertificateURL = []string{issuerURL}
+	}
+	if p.LeafDER, err = x509.CreateCertificate(rand.Reader, leafTmpl, issuer, &leafKey.PublicKey, issuerKey); err != nil {
 		return nil, fmt.Errorf("leaf certificate: %w", err)
 	}
-	return &PKI{RootPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER}), LeafDER: leafDER, key: leafKey}, nil
+	return p, nil
 }
 
 // Headers returns the headers Partner Center sends with body, naming the

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/sethvargo/go-envconfig"
@@ -28,6 +29,11 @@ const DefaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
 // DefaultCertHosts is the only origin Partner Center serves its signing
 // certificate from.
 const DefaultCertHosts = "https://3psostorageacct.blob.core.windows.net"
+
+// DefaultIssuerHosts are the origins the issuers of Partner Center's
+// leaf-only certificate are fetched from (its caIssuers URLs): Microsoft's
+// and DigiCert's certificate stores.
+const DefaultIssuerHosts = "http://www.microsoft.com,https://www.microsoft.com,http://cacerts.digicert.com,https://cacerts.digicert.com"
 
 // Config is every setting of the app. Secrets are kept in fields whose
 // names say so.
@@ -69,6 +75,10 @@ type Config struct {
 	// refused unless Graph is a simulator.
 	LocalClockFile         string `env:"LOCAL_CLOCK_FILE"`
 	PartnerCenterCertHosts string `env:"PARTNER_CENTER_CERT_HOSTS, default=https://3psostorageacct.blob.core.windows.net"`
+	// PartnerCenterIssuerHosts lists the origins, same syntax as
+	// PARTNER_CENTER_CERT_HOSTS, that the issuers named by the caIssuers
+	// URLs of Partner Center's certificate may be fetched from.
+	PartnerCenterIssuerHosts string `env:"PARTNER_CENTER_ISSUER_HOSTS, default=http://www.microsoft.com,https://www.microsoft.com,http://cacerts.digicert.com,https://cacerts.digicert.com"`
 }
 
 // Error is a configuration problem about one variable.
@@ -248,23 +258,70 @@ func (c Config) Validate() error {
 	if c.LocalClockFile != "" && !c.LocalGraph() {
 		bad("LOCAL_CLOCK_FILE", "moving the clock is for local runs against the Graph simulator only (GRAPH_AUTH=none)")
 	}
-	for _, h := range c.CertHosts() {
-		if !isHTTPURL(h) {
-			bad("PARTNER_CENTER_CERT_HOSTS", "%q is not a scheme://host[:port] prefix", h)
+	// Test overrides of the Partner Center trust: against real Graph they
+	// would let a local CA sign events that grant access (DESIGN.md
+	// section 11).
+	const testOnly = "is a test override of the Partner Center signature trust, refused unless GRAPH_AUTH=none"
+	if c.PartnerCenterRootsFile != "" && !c.LocalGraph() {
+		bad("PARTNER_CENTER_ROOTS_FILE", "%s", testOnly)
+	}
+	for _, o := range []struct{ name, value, def string }{
+		{"PARTNER_CENTER_CERT_HOSTS", c.PartnerCenterCertHosts, DefaultCertHosts},
+		{"PARTNER_CENTER_ISSUER_HOSTS", c.PartnerCenterIssuerHosts, DefaultIssuerHosts},
+	} {
+		hosts := originList(o.value)
+		for _, h := range hosts {
+			if !isOrigin(h) {
+				bad(o.name, "%q is not a scheme://host[:port] prefix", h)
+			}
+		}
+		if len(hosts) == 0 {
+			bad(o.name, "no origin listed; unset it for the default %s", o.def)
+		} else if !c.LocalGraph() && !sameOrigins(hosts, originList(o.def)) {
+			bad(o.name, "%s", testOnly)
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // CertHosts lists the allowed origins of Partner Center certificates.
-func (c Config) CertHosts() []string {
+func (c Config) CertHosts() []string { return originList(c.PartnerCenterCertHosts) }
+
+// IssuerHosts lists the allowed origins of the issuers of Partner Center
+// certificates, fetched from their caIssuers URLs.
+func (c Config) IssuerHosts() []string { return originList(c.PartnerCenterIssuerHosts) }
+
+// originList reads a comma list of scheme://host[:port] prefixes.
+func originList(s string) []string {
 	var out []string
-	for _, h := range strings.Split(c.PartnerCenterCertHosts, ",") {
+	for _, h := range strings.Split(s, ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			out = append(out, strings.TrimRight(h, "/"))
 		}
 	}
 	return out
+}
+
+// isOrigin reports whether s is a bare http(s)://host[:port]: a path,
+// query or user name would make the prefix ambiguous.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == ""
+}
+
+// sameOrigins reports whether two lists name the same origins, in any order
+// and case.
+func sameOrigins(a, b []string) bool {
+	norm := func(l []string) []string {
+		out := make([]string, len(l))
+		for i, s := range l {
+			out[i] = strings.ToLower(s)
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	return slices.Equal(norm(a), norm(b))
 }
 
 // Policy returns the access policy these settings describe.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
 )
 
 func env(m map[string]string) func(string) string {
@@ -40,6 +41,24 @@ func TestLoadDefaults(t *testing.T) {
 	if got := c.CertHosts(); !reflect.DeepEqual(got, []string{DefaultCertHosts}) {
 		t.Errorf("CertHosts: got %v", got)
 	}
+	if got, want := c.IssuerHosts(), webhook.DefaultIssuerOrigins(); !reflect.DeepEqual(got, want) {
+		t.Errorf("IssuerHosts: got %v, want the verifier's default %v", got, want)
+	}
+}
+
+// TestDefaultsAreTheVerifiers: the defaults written here for the settings
+// table are the ones the verifier applies when nothing is set.
+func TestDefaultsAreTheVerifiers(t *testing.T) {
+	if DefaultCertHosts != webhook.DefaultCertOrigin {
+		t.Errorf("DefaultCertHosts = %q, webhook.DefaultCertOrigin = %q", DefaultCertHosts, webhook.DefaultCertOrigin)
+	}
+	if got, want := originList(DefaultIssuerHosts), webhook.DefaultIssuerOrigins(); !reflect.DeepEqual(got, want) {
+		t.Errorf("DefaultIssuerHosts = %v, webhook.DefaultIssuerOrigins() = %v", got, want)
+	}
+	f, _ := reflect.TypeOf(Config{}).FieldByName("PartnerCenterIssuerHosts")
+	if tag := f.Tag.Get("env"); !strings.HasSuffix(tag, "default="+DefaultIssuerHosts) {
+		t.Errorf("PARTNER_CENTER_ISSUER_HOSTS tag %q does not default to DefaultIssuerHosts", tag)
+	}
 }
 
 func TestLoadValues(t *testing.T) {
@@ -48,6 +67,7 @@ func TestLoadValues(t *testing.T) {
 	m["ALLOWED_ROLES"] = "Security Reader, 194ae4cb-b126-40b2-bd5b-6091b380977d"
 	m["NOTICE_DAYS"] = "14,3"
 	m["PARTNER_CENTER_CERT_HOSTS"] = "http://127.0.0.1:8123, https://example.test/"
+	m["PARTNER_CENTER_ISSUER_HOSTS"] = "http://127.0.0.1:8124"
 	c, err := Load(context.Background(), env(m))
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +80,73 @@ func TestLoadValues(t *testing.T) {
 	}
 	if got := c.CertHosts(); !reflect.DeepEqual(got, []string{"http://127.0.0.1:8123", "https://example.test"}) {
 		t.Errorf("CertHosts: got %v", got)
+	}
+	if got := c.IssuerHosts(); !reflect.DeepEqual(got, []string{"http://127.0.0.1:8124"}) {
+		t.Errorf("IssuerHosts: got %v", got)
+	}
+}
+
+// realGraph is a configuration against Microsoft Graph, where no test
+// override may be set.
+func realGraph() map[string]string {
+	m := base()
+	m["GRAPH_AUTH"] = "clientsecret"
+	m["APP_CLIENT_ID"] = "x"
+	m["APP_CLIENT_SECRET"] = "y"
+	m["GRAPH_BASE_URL"] = DefaultGraphBaseURL
+	return m
+}
+
+// TestTestOverridesRefused: the overrides of the Partner Center trust and
+// of the clock are refused unless GRAPH_AUTH=none, each with one line
+// naming the variable (DESIGN.md section 11).
+func TestTestOverridesRefused(t *testing.T) {
+	overrides := map[string]string{
+		"PARTNER_CENTER_CERT_HOSTS":   "http://127.0.0.1:8123",
+		"PARTNER_CENTER_ROOTS_FILE":   "/tmp/roots.pem",
+		"PARTNER_CENTER_ISSUER_HOSTS": "http://127.0.0.1:8124",
+		"LOCAL_CLOCK_FILE":            "/tmp/clock",
+	}
+	if _, err := Load(context.Background(), env(realGraph())); err != nil {
+		t.Fatalf("real Graph without overrides: %v", err)
+	}
+	for name, value := range overrides {
+		t.Run(name, func(t *testing.T) {
+			m := realGraph()
+			m[name] = value
+			_, err := Load(context.Background(), env(m))
+			if err == nil {
+				t.Fatalf("%s=%s against real Graph: nil error, want a refusal", name, value)
+			}
+			msg := err.Error()
+			if strings.Count(msg, "\n") != 0 || !strings.HasPrefix(msg, "config: "+name+": ") || !strings.Contains(msg, "GRAPH_AUTH=none") {
+				t.Errorf("got %q, want one line naming %s and GRAPH_AUTH=none", msg, name)
+			}
+			m = base() // GRAPH_AUTH=none, the simulator
+			m[name] = value
+			if _, err := Load(context.Background(), env(m)); err != nil {
+				t.Errorf("%s with GRAPH_AUTH=none: %v, want it accepted", name, err)
+			}
+		})
+	}
+	// Spelling the default out is no override.
+	m := realGraph()
+	m["PARTNER_CENTER_CERT_HOSTS"] = DefaultCertHosts + "/"
+	m["PARTNER_CENTER_ISSUER_HOSTS"] = "https://cacerts.digicert.com, http://cacerts.digicert.com,https://WWW.microsoft.com,http://www.microsoft.com"
+	if _, err := Load(context.Background(), env(m)); err != nil {
+		t.Errorf("the defaults spelt out against real Graph: %v, want them accepted", err)
+	}
+	// Every override at once: one line each.
+	m = realGraph()
+	for k, v := range overrides {
+		m[k] = v
+	}
+	_, err := Load(context.Background(), env(m))
+	if err == nil {
+		t.Fatal("every override against real Graph: nil error")
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != len(overrides) {
+		t.Errorf("every override against real Graph: %d lines %q, want %d", len(lines), lines, len(overrides))
 	}
 }
 
@@ -96,6 +183,10 @@ func TestLoadRefuses(t *testing.T) {
 		{"unresolved key vault reference", map[string]string{"TICKET_WEBHOOK_SECRET": "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/x/)"}, nil, "TICKET_WEBHOOK_SECRET"},
 		{"clock override against real graph", map[string]string{"LOCAL_CLOCK_FILE": "/tmp/clock", "GRAPH_AUTH": "clientsecret", "APP_CLIENT_ID": "x", "APP_CLIENT_SECRET": "y", "GRAPH_BASE_URL": DefaultGraphBaseURL}, nil, "LOCAL_CLOCK_FILE"},
 		{"cert host not a url", map[string]string{"PARTNER_CENTER_CERT_HOSTS": "3psostorageacct"}, nil, "PARTNER_CENTER_CERT_HOSTS"},
+		{"cert host with a path", map[string]string{"PARTNER_CENTER_CERT_HOSTS": "http://127.0.0.1:8123/cert"}, nil, "PARTNER_CENTER_CERT_HOSTS"},
+		{"issuer host not a url", map[string]string{"PARTNER_CENTER_ISSUER_HOSTS": "www.microsoft.com"}, nil, "PARTNER_CENTER_ISSUER_HOSTS"},
+		{"issuer host with user info", map[string]string{"PARTNER_CENTER_ISSUER_HOSTS": "http://www.microsoft.com@127.0.0.1"}, nil, "PARTNER_CENTER_ISSUER_HOSTS"},
+		{"issuer hosts all empty", map[string]string{"PARTNER_CENTER_ISSUER_HOSTS": " , "}, nil, "PARTNER_CENTER_ISSUER_HOSTS"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

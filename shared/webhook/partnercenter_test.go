@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -323,13 +326,17 @@ func TestPartnerCenterOrganization(t *testing.T) {
 	srv := newCertServer(t, nil)
 	good := sign(t, p.leafKey, pcBody)
 
-	// Caller-given roots trust their CA for this purpose only: no subject check.
+	// A roots file does not drop the subject check (DESIGN.md section 11):
+	// what tests pass is what production accepts.
 	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/noorg.cer", good), pcBody); err != nil {
-		t.Errorf("Verify of another organization's leaf with test roots = %v, want nil", err)
+	if v.org != MicrosoftOrganization {
+		t.Errorf("organization with test roots = %q, want %q", v.org, MicrosoftOrganization)
+	}
+	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/noorg.cer", good), pcBody); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("Verify of another organization's leaf with test roots = %v, want unauthorized", err)
 	}
 
 	v, err = NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Organization: MicrosoftOrganization})
@@ -433,10 +440,7 @@ func TestPartnerCenterCacheBounded(t *testing.T) {
 			t.Fatalf("Verify = %v, want nil", err)
 		}
 	}
-	v.mu.Lock()
-	n := len(v.cache)
-	v.mu.Unlock()
-	if n > maxCachedCerts {
+	if n := v.certs.len(); n > maxCachedCerts {
 		t.Errorf("cache holds %d certificates, want at most %d", n, maxCachedCerts)
 	}
 }
@@ -511,5 +515,313 @@ func TestLoadRoots(t *testing.T) {
 	}
 	if _, err := LoadRoots(dir + "/absent.pem"); err == nil {
 		t.Error("LoadRoots of a missing file = nil error, want one")
+	}
+}
+
+// fileServer serves fixed bodies by path, and counts requests per path:
+// a certificate store or a CA's caIssuers store.
+type fileServer struct {
+	*httptest.Server
+	mu        sync.Mutex
+	files     map[string][]byte
+	redirects map[string]string
+	hits      map[string]int
+}
+
+func newFileServer(t *testing.T) *fileServer {
+	t.Helper()
+	s := &fileServer{files: map[string][]byte{}, redirects: map[string]string{}, hits: map[string]int{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.hits[r.URL.Path]++
+		b, ok := s.files[r.URL.Path]
+		to, moved := s.redirects[r.URL.Path]
+		s.mu.Unlock()
+		switch {
+		case moved:
+			http.Redirect(w, r, to, http.StatusFound)
+		case strings.HasSuffix(r.URL.Path, "/503.crt"):
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		case !ok:
+			http.NotFound(w, r)
+		default:
+			w.Header().Set("Content-Type", "application/pkix-cert")
+			w.Write(b)
+		}
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *fileServer) put(path string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.files[path] = b
+}
+
+func (s *fileServer) redirect(path, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.redirects[path] = to
+}
+
+func (s *fileServer) hitsOf(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[path]
+}
+
+func (s *fileServer) total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, h := range s.hits {
+		n += h
+	}
+	return n
+}
+
+// aiaWorld is Partner Center's shape: the certificate store serves leaves
+// alone, and their issuing CAs are reachable only through the caIssuers
+// URLs in them, on a CA's own store (another origin).
+type aiaWorld struct {
+	certs, issuers, elsewhere *fileServer
+}
+
+func newAIAWorld(t *testing.T) *aiaWorld {
+	t.Helper()
+	p := thePKI(t)
+	w := &aiaWorld{certs: newFileServer(t), issuers: newFileServer(t), elsewhere: newFileServer(t)}
+	at := func(path string) string { return w.issuers.URL + path }
+
+	inter, interKey := issueCA(t, "Test AIA Issuing CA", p.root, p.rootKey)
+	w.issuers.put("/pki/inter.crt", inter.Raw)
+	w.issuers.put("/pki/inter.pem", pemOf(inter.Raw))
+	w.elsewhere.put("/pki/inter.crt", inter.Raw)
+	w.certs.put("/cert/aia.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/inter.crt")))
+	w.certs.put("/cert/aia-pem.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/inter.pem")))
+	w.certs.put("/cert/aia-second-url.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/missing.crt"), at("/pki/inter.crt")))
+	w.certs.put("/cert/aia-404.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/missing.crt")))
+	w.certs.put("/cert/aia-503.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/503.crt")))
+	w.certs.put("/cert/aia-elsewhere.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, w.elsewhere.URL+"/pki/inter.crt"))
+	w.certs.put("/cert/aia-userinfo.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey,
+		strings.Replace(w.elsewhere.URL, "http://", "http://"+strings.TrimPrefix(w.issuers.URL, "http://")+"@", 1)+"/pki/inter.crt"))
+	w.issuers.redirect("/pki/redirect-out.crt", w.elsewhere.URL+"/pki/inter.crt")
+	w.certs.put("/cert/aia-redirect-out.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/redirect-out.crt")))
+	w.issuers.redirect("/pki/redirect-in.crt", "/pki/inter.crt")
+	w.certs.put("/cert/aia-redirect-in.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/redirect-in.crt")))
+	w.issuers.put("/pki/garbage.crt", []byte("not a certificate"))
+	w.certs.put("/cert/aia-garbage.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/garbage.crt")))
+	w.certs.put("/cert/aia-noorg.cer", p.issueLeaf(t, "Contoso Ltd", inter, interKey, at("/pki/inter.crt")))
+	w.certs.put("/cert/no-aia.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey))
+
+	// The URL serves a real CA, but not the one that signed the leaf.
+	other, _ := issueCA(t, "Test Other CA", p.root, p.rootKey)
+	w.issuers.put("/pki/other.crt", other.Raw)
+	w.certs.put("/cert/aia-wrong-issuer.cer", p.issueLeaf(t, MicrosoftOrganization, inter, interKey, at("/pki/other.crt")))
+
+	// An issuer that chains to a root nobody trusts, and names itself.
+	stranger, strangerKey := issueCA(t, "Stranger Root", nil, nil)
+	loop, loopKey := issueCA(t, "Stranger Issuing CA", stranger, strangerKey, at("/pki/loop.crt"), at("/pki/stranger.crt"))
+	w.issuers.put("/pki/loop.crt", loop.Raw)
+	w.issuers.put("/pki/stranger.crt", stranger.Raw)
+	w.certs.put("/cert/aia-untrusted.cer", p.issueLeaf(t, MicrosoftOrganization, loop, loopKey, at("/pki/loop.crt")))
+
+	// Chains of n intermediates under the root, each naming its issuer by
+	// caIssuers: maxIssuerDepth levels complete, one more does not.
+	for _, n := range []int{2, maxIssuerDepth, maxIssuerDepth + 1} {
+		parent, parentKey := p.root, p.rootKey
+		var parentURL []string
+		for i := range n {
+			c, k := issueCA(t, fmt.Sprintf("Test CA %d of %d", i+1, n), parent, parentKey, parentURL...)
+			path := fmt.Sprintf("/pki/chain%d-%d.crt", n, i+1)
+			w.issuers.put(path, c.Raw)
+			parent, parentKey, parentURL = c, k, []string{at(path)}
+		}
+		w.certs.put(fmt.Sprintf("/cert/chain%d.cer", n), p.issueLeaf(t, MicrosoftOrganization, parent, parentKey, parentURL...))
+	}
+	return w
+}
+
+func (w *aiaWorld) verifier(t *testing.T, o PartnerCenterOptions) *PartnerCenterVerifier {
+	t.Helper()
+	o.CertOrigins = []string{w.certs.URL}
+	if o.Roots == nil {
+		o.Roots = thePKI(t).roots
+	}
+	v, err := NewPartnerCenterVerifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestPartnerCenterIssuerFromAIA: Partner Center's .cer holds the leaf
+// alone (DESIGN.md section 10); the verifier completes the chain from the
+// leaf's caIssuers URLs on the allowed issuer origins only.
+func TestPartnerCenterIssuerFromAIA(t *testing.T) {
+	p := thePKI(t)
+	w := newAIAWorld(t)
+	v := w.verifier(t, PartnerCenterOptions{IssuerOrigins: []string{w.issuers.URL}})
+	good := sign(t, p.leafKey, pcBody)
+
+	for _, tt := range []struct {
+		name string
+		path string
+		want access.Kind // KindInternal: no error expected
+	}{
+		{"intermediate only at its caIssuers url (DER)", "/cert/aia.cer", access.KindInternal},
+		{"intermediate only at its caIssuers url (PEM)", "/cert/aia-pem.cer", access.KindInternal},
+		{"second caIssuers url when the first 404s", "/cert/aia-second-url.cer", access.KindInternal},
+		{"redirect within the issuer origin", "/cert/aia-redirect-in.cer", access.KindInternal},
+		{"two intermediates, each named by the one below", "/cert/chain2.cer", access.KindInternal},
+		{"intermediates up to the depth bound", fmt.Sprintf("/cert/chain%d.cer", maxIssuerDepth), access.KindInternal},
+
+		{"caIssuers url that 404s", "/cert/aia-404.cer", access.KindUnauthorized},
+		{"caIssuers url on an origin not allowed", "/cert/aia-elsewhere.cer", access.KindUnauthorized},
+		{"caIssuers url with a userinfo trick", "/cert/aia-userinfo.cer", access.KindUnauthorized},
+		{"caIssuers url redirecting off the issuer origins", "/cert/aia-redirect-out.cer", access.KindUnauthorized},
+		{"caIssuers url serving no certificate", "/cert/aia-garbage.cer", access.KindUnauthorized},
+		{"caIssuers url serving another CA", "/cert/aia-wrong-issuer.cer", access.KindUnauthorized},
+		{"issuer chaining to an untrusted root and naming itself", "/cert/aia-untrusted.cer", access.KindUnauthorized},
+		{"intermediates past the depth bound", fmt.Sprintf("/cert/chain%d.cer", maxIssuerDepth+1), access.KindUnauthorized},
+		{"chain complete but not issued to Microsoft Corporation", "/cert/aia-noorg.cer", access.KindUnauthorized},
+		{"no issuer and no caIssuers url", "/cert/no-aia.cer", access.KindUnauthorized},
+		{"issuer store busy", "/cert/aia-503.cer", access.KindTransient},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.Verify(context.Background(), pcHeader(w.certs.URL+tt.path, good), pcBody)
+			if tt.want == access.KindInternal {
+				if err != nil {
+					t.Fatalf("Verify = %v, want nil", err)
+				}
+				return
+			}
+			if got := access.KindOf(err); err == nil || got != tt.want {
+				t.Errorf("Verify = %v (kind %v), want kind %v", err, got, tt.want)
+			}
+			t.Logf("refused as it should be: %v", err)
+		})
+	}
+	if n := w.elsewhere.total(); n != 0 {
+		t.Errorf("the origin not allowed for issuers got %d requests, want 0", n)
+	}
+	if n := w.issuers.hitsOf("/pki/loop.crt") + w.issuers.hitsOf("/pki/stranger.crt"); n > 2 {
+		t.Errorf("a self-naming issuer was fetched %d times, want each URL at most once", n)
+	}
+	if n := w.issuers.hitsOf(fmt.Sprintf("/pki/chain%d-1.crt", maxIssuerDepth+1)); n != 0 {
+		t.Errorf("the issuer past the depth bound was fetched %d times, want 0", n)
+	}
+
+	// The signature is still checked once the chain is complete.
+	err := v.Verify(context.Background(), pcHeader(w.certs.URL+"/cert/aia.cer", sign(t, p.otherKey, pcBody)), pcBody)
+	if access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("Verify of another key's signature over a completed chain = %v, want unauthorized", err)
+	}
+}
+
+// TestPartnerCenterIssuerOriginsDefault: unset, the issuer origins are
+// Microsoft's and DigiCert's stores only, and an issuer elsewhere is
+// refused before any request (401, not a retry).
+func TestPartnerCenterIssuerOriginsDefault(t *testing.T) {
+	p := thePKI(t)
+	w := newAIAWorld(t)
+	v := w.verifier(t, PartnerCenterOptions{})
+	want, err := parseOrigins(DefaultIssuerOrigins())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(v.issuerOrigins, want) {
+		t.Errorf("default issuer origins = %v, want %v", v.issuerOrigins, want)
+	}
+	err = v.Verify(context.Background(), pcHeader(w.certs.URL+"/cert/aia.cer", sign(t, p.leafKey, pcBody)), pcBody)
+	if access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("Verify with the issuer's origin not allowed = %v, want unauthorized", err)
+	}
+	if n := w.issuers.total(); n != 0 {
+		t.Errorf("the issuer store got %d requests with its origin not allowed, want 0", n)
+	}
+	for _, u := range []string{"http://www.microsoft.com/pkiops/certs/x.crt", "https://www.microsoft.com/pkiops/certs/x.crt",
+		"http://cacerts.digicert.com/DigiCertGlobalRootG2.crt", "HTTPS://CACERTS.DIGICERT.COM:443/x.crt"} {
+		if pu, _ := url.Parse(u); !allowedIn(v.issuerOrigins, pu) {
+			t.Errorf("default issuer origins refuse %s", u)
+		}
+	}
+	for _, u := range []string{"http://microsoft.com/x.crt", "https://www.microsoft.com.evil.example/x.crt",
+		"https://www.microsoft.com@evil.example/x.crt", "ftp://cacerts.digicert.com/x.crt", "http://cacerts.digicert.com:8080/x.crt"} {
+		if pu, _ := url.Parse(u); allowedIn(v.issuerOrigins, pu) {
+			t.Errorf("default issuer origins allow %s", u)
+		}
+	}
+	if _, err := NewPartnerCenterVerifier(PartnerCenterOptions{IssuerOrigins: []string{"http://host/path"}}); err == nil {
+		t.Error("NewPartnerCenterVerifier with an issuer origin holding a path = nil error, want one")
+	}
+}
+
+// TestPartnerCenterIssuerCache: an issuer is fetched once, whichever leaf
+// names it, and a failed fetch is tried again.
+func TestPartnerCenterIssuerCache(t *testing.T) {
+	p := thePKI(t)
+	w := newAIAWorld(t)
+	clock := &fakeClock{t: time.Now()}
+	v := w.verifier(t, PartnerCenterOptions{IssuerOrigins: []string{w.issuers.URL}, CacheTTL: 10 * time.Minute, Clock: clock.Now})
+	good := sign(t, p.leafKey, pcBody)
+	verify := func(path string) {
+		t.Helper()
+		if err := v.Verify(context.Background(), pcHeader(w.certs.URL+path, good), pcBody); err != nil {
+			t.Fatalf("Verify %s = %v, want nil", path, err)
+		}
+	}
+	verify("/cert/aia.cer")
+	verify("/cert/aia.cer")
+	if n := w.issuers.hitsOf("/pki/inter.crt"); n != 1 {
+		t.Errorf("issuer fetched %d times for two verifications, want 1", n)
+	}
+	// Another certificate URL misses the certificate cache but not the
+	// issuer cache.
+	verify("/cert/aia.cer?copy=2")
+	verify("/cert/aia-second-url.cer")
+	if n := w.certs.hitsOf("/cert/aia.cer"); n != 2 {
+		t.Errorf("leaf fetched %d times under two URLs, want 2", n)
+	}
+	if n := w.issuers.hitsOf("/pki/inter.crt"); n != 1 {
+		t.Errorf("issuer fetched %d times for three leaves naming it, want 1", n)
+	}
+	clock.Advance(11 * time.Minute)
+	verify("/cert/aia.cer")
+	if n := w.issuers.hitsOf("/pki/inter.crt"); n != 2 {
+		t.Errorf("issuer fetched %d times after the TTL, want 2", n)
+	}
+	for i := 0; i < 2; i++ {
+		if err := v.Verify(context.Background(), pcHeader(w.certs.URL+"/cert/aia-503.cer", good), pcBody); access.KindOf(err) != access.KindTransient {
+			t.Fatalf("Verify #%d with the issuer store busy = %v, want transient", i, err)
+		}
+	}
+	if n := w.issuers.hitsOf("/pki/503.crt"); n != 2 {
+		t.Errorf("busy issuer store asked %d times, want 2 (failures are not cached)", n)
+	}
+}
+
+func TestCertCacheBounded(t *testing.T) {
+	now := time.Now()
+	c := &certCache{max: maxCachedIssuers}
+	for i := range 3 * maxCachedIssuers {
+		c.put(fmt.Sprint(i), nil, now.Add(time.Hour+time.Duration(i)*time.Second), now)
+		if n := c.len(); n > maxCachedIssuers {
+			t.Fatalf("cache holds %d entries after %d puts, want at most %d", n, i+1, maxCachedIssuers)
+		}
+		if _, ok := c.get(fmt.Sprint(i), now); !ok {
+			t.Fatalf("entry %d missing right after its put", i)
+		}
+	}
+	// The entry closest to expiring went first: the newest are kept.
+	if _, ok := c.get(fmt.Sprint(3*maxCachedIssuers-maxCachedIssuers), now); !ok {
+		t.Error("a recent entry was evicted before older ones")
+	}
+	if _, ok := c.get("0", now); ok {
+		t.Error("the oldest entry is still cached in a full cache")
+	}
+	if _, ok := c.get(fmt.Sprint(3*maxCachedIssuers-1), now.Add(2*time.Hour)); ok {
+		t.Error("an expired entry was returned")
 	}
 }

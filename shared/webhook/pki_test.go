@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -23,6 +24,7 @@ import (
 type testPKI struct {
 	roots        *x509.CertPool // trusts root only
 	root         *x509.Certificate
+	rootKey      crypto.Signer
 	inter        *x509.Certificate
 	leafKey      *rsa.PrivateKey
 	otherKey     *rsa.PrivateKey
@@ -118,6 +120,7 @@ func newTestPKI(tb testing.TB) *testPKI {
 	p := &testPKI{
 		roots:        x509.NewCertPool(),
 		root:         root,
+		rootKey:      rootKey,
 		inter:        inter,
 		leafKey:      leafKey,
 		otherKey:     otherKey,
@@ -131,6 +134,64 @@ func newTestPKI(tb testing.TB) *testPKI {
 	}
 	p.roots.AddCert(root)
 	return p
+}
+
+var aiaSerial atomic.Int64
+
+// issueCA makes an issuing CA under parent for one test, naming its own
+// issuer by the caIssuers URLs aia (none: a CA whose issuer must be known
+// otherwise). A P-256 key keeps it quick.
+func issueCA(tb testing.TB, cn string, parent *x509.Certificate, parentKey crypto.Signer, aia ...string) (*x509.Certificate, crypto.Signer) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1000 + aiaSerial.Add(1)),
+		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Test PKI"}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+		IssuingCertificateURL: aia,
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c, key
+}
+
+// issueLeaf makes a Partner Center-like leaf for the PKI's leaf key under
+// parent, naming its issuer only by the caIssuers URLs aia: the leaf-only
+// .cer that Partner Center serves.
+func (p *testPKI) issueLeaf(tb testing.TB, org string, parent *x509.Certificate, parentKey crypto.Signer, aia ...string) []byte {
+	tb.Helper()
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1000 + aiaSerial.Add(1)),
+		Subject:               pkix.Name{CommonName: "pcnotifications-dispatch.microsoft.com", Organization: []string{org}},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(12 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IssuingCertificateURL: aia,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, p.leafKey.Public(), parentKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return der
 }
 
 // sign returns the base64 RSA-SHA256 PKCS #1 v1.5 signature of body, as
