@@ -77,7 +77,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	if err != nil {
 		return functions.Deps{}, nil, fmt.Errorf("notifications: %w", err)
 	}
-	pcOpts := webhook.PartnerCenterOptions{CertOrigins: cfg.CertHosts()}
+	pcOpts := webhook.PartnerCenterOptions{CertOrigins: cfg.CertHosts(), IssuerOrigins: cfg.IssuerHosts()}
 	if cfg.PartnerCenterRootsFile != "" {
 		if pcOpts.Roots, err = webhook.LoadRoots(cfg.PartnerCenterRootsFile); err != nil {
 			return functions.Deps{}, nil, fmt.Errorf("PARTNER_CENTER_ROOTS_FILE: %w", err)

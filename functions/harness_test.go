@@ -299,7 +299,7 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, err := webhook.NewPartnerCenterVerifier(webhook.PartnerCenterOptions{CertOrigins: []string{e.pc.Origin}, Roots: roots})
+	verifier, err := webhook.NewPartnerCenterVerifier(webhook.PartnerCenterOptions{CertOrigins: []string{e.pc.Origin}, IssuerOrigins: []string{e.pc.IssuerOrigin}, Roots: roots})
 	if err != nil {
 		t.Fatal(err)
 	}
