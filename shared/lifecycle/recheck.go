@@ -19,7 +19,7 @@ const Deferred Outcome = "deferred"
 const (
 	// firstRecheck is how soon a deferred message is looked at again; each
 	// wait after it doubles, up to maxRecheck.
-	firstRecheck = time.Minute
+	firstRecheck = 30 * time.Second
 	maxRecheck   = time.Hour
 	// GuestWait is how long a new guest may stay invisible after its
 	// invitation before the grant is given up: directory replication takes
@@ -35,7 +35,7 @@ const (
 )
 
 // nextCheck is when to look again at something waited for since `since`:
-// the first checkpoint after now on the schedule since+1m, +2m, +4m, …,
+// the first checkpoint after now on the schedule since+30s, +1m, +2m, …,
 // then every hour. It depends only on since and now, so that two copies of
 // one deferred message pick the same checkpoint (and the same message id).
 func nextCheck(since, now time.Time) time.Time {
