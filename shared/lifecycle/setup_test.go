@@ -1,0 +1,163 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+const (
+	customer     = "c0000000-0000-4000-8000-000000000001"
+	partner      = "a0000000-0000-4000-8000-000000000002"
+	group        = "b0000000-0000-4000-8000-000000000003"
+	guestID      = "d0000000-0000-4000-8000-000000000004"
+	relID        = "e0000000-0000-4000-8000-000000000005-c0000000-0000-4000-8000-000000000001"
+	subscription = "f0000000-0000-4000-8000-000000000006"
+
+	partnerMail  = "soc@fabrikam.example"
+	customerMail = "secops@contoso.example"
+	guestMail    = "analyst@fabrikam.example"
+)
+
+var (
+	t0     = time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	relEnd = t0.Add(730 * access.Day)
+	ticket = access.Ticket{System: "jira", ID: "SEC-42"}
+)
+
+// fixture is a Service over fakes, at t0, with every channel configured.
+type fixture struct {
+	t      *testing.T
+	ctx    context.Context
+	clock  *fakeClock
+	store  *fakeStore
+	guests *fakeGuests
+	gdap   *fakeGDAP
+	pub    *fakePublisher
+	notes  *fakeNotifier
+	tmpl   *fakeTemplates
+	doms   *fakeDomains
+	svc    *Service
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	clock := &fakeClock{t: t0}
+	f := &fixture{
+		t: t, ctx: context.Background(), clock: clock, store: newFakeStore(clock), guests: newFakeGuests(), gdap: newFakeGDAP(),
+		pub: &fakePublisher{}, notes: &fakeNotifier{}, tmpl: &fakeTemplates{},
+		doms: &fakeDomains{of: map[string][]string{partner: {"fabrikam.example", "fabrikam.onmicrosoft.com"}}},
+	}
+	f.guests.addUser(customer, access.User{ID: guestID, DisplayName: "Fabrikam analyst", Mail: guestMail, UserType: "Guest"})
+	f.svc = New(Deps{Store: f.store, Guests: f.guests, GDAP: f.gdap, Publisher: f.pub, Notifier: f.notes, Templates: f.tmpl, Domains: f.doms, Clock: clock},
+		Options{Policy: access.DefaultPolicy(), Channels: access.Channels{Mail: true, Teams: true, Ticket: true},
+			// Configuration comes in any case: the service lowers it.
+			PartnerTenantID: " " + partner + " ", SecurityGroupID: group})
+	return f
+}
+
+// invitation is an invitation-sent message for the test guest.
+func invitation(eventID string, roles ...string) InvitationSent {
+	if len(roles) == 0 {
+		roles = []string{access.SecurityOperatorID}
+	}
+	return InvitationSent{
+		EventID: eventID, OccurredAt: t0, CustomerTenantID: customer, PartnerTenantID: partner,
+		InvitationID: "inv-0", InvitedUserID: guestID, InvitedUserEmail: guestMail, Roles: roles, DurationDays: 90,
+		Ticket: ticket, PartnerContacts: []string{partnerMail}, CustomerContacts: []string{customerMail},
+	}
+}
+
+// activeGuest makes the test guest's grant active for 90 days from t0
+// with Security Operator, and returns it.
+func (f *fixture) activeGuest() access.Grant {
+	f.t.Helper()
+	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: invitation("setup-invite")})
+	if err != nil || out != Processed {
+		f.t.Fatalf("activate guest: got %q, %v; want processed", out, err)
+	}
+	return f.store.grant(f.t, customer, "b2b:"+guestID)
+}
+
+// withRelationship seeds the partner tenant with the test relationship.
+func (f *fixture) withRelationship(status string, roles ...string) {
+	f.gdap.add(partner, access.Relationship{
+		ID: relID, DisplayName: "Security Copilot SEC-42", Status: status, CustomerTenantID: customer,
+		Roles: roles, Duration: "P730D", AutoExtendDuration: access.AutoExtendNone,
+		ActivatedDateTime: t0.Add(-time.Hour), EndDateTime: relEnd,
+	})
+}
+
+func approval(eventID string) GDAPApproved {
+	return GDAPApproved{EventID: eventID, OccurredAt: t0, RelationshipID: relID, PartnerTenantID: partner, CustomerTenantID: customer,
+		Ticket: ticket, PartnerContacts: []string{partnerMail}, CustomerContacts: []string{customerMail}}
+}
+
+// activeGDAP makes the test relationship's grant active and returns it.
+func (f *fixture) activeGDAP(roles ...string) access.Grant {
+	f.t.Helper()
+	if len(roles) == 0 {
+		roles = []string{access.SecurityReaderID}
+	}
+	f.withRelationship(access.RelActive, roles...)
+	if out, err := f.svc.ActivateGDAP(f.ctx, approval("setup-gdap")); err != nil || out != Processed {
+		f.t.Fatalf("activate GDAP: got %q, %v; want processed", out, err)
+	}
+	return f.store.grant(f.t, customer, "gdap:"+relID)
+}
+
+// expiring is the grant-expiring message of a stage of g, as scheduled.
+func expiring(g access.Grant, stage int, expires time.Time) GrantExpiring {
+	return ExpiringMessage(g.CustomerTenantID, g.ID, expires, stage, t0)
+}
+
+// decode reads a published message's JSON body.
+func decode[T any](t *testing.T, m access.Message) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(m.Body, &v); err != nil {
+		t.Fatalf("message %s: %v", m.ID, err)
+	}
+	return v
+}
+
+// wantKind fails the test unless err has kind k.
+func wantKind(t *testing.T, what string, err error, k access.Kind) {
+	t.Helper()
+	if err == nil || access.KindOf(err) != k {
+		t.Fatalf("%s: got error %v (kind %v), want kind %v", what, err, kindName(err), k)
+	}
+}
+
+func kindName(err error) string {
+	if err == nil {
+		return "none"
+	}
+	return access.KindOf(err).String()
+}
+
+// snapshot counts what the outside world saw, to show that a replay
+// changes none of it.
+type snapshot struct {
+	commits, invites, relationships, published, notified, assigned, terminated int
+}
+
+func (f *fixture) snapshot() snapshot {
+	f.pub.mu.Lock()
+	published := len(f.pub.msgs)
+	f.pub.mu.Unlock()
+	f.guests.mu.Lock()
+	invites, assigned := len(f.guests.invitations), f.guests.assigned
+	f.guests.mu.Unlock()
+	f.gdap.mu.Lock()
+	rels, terminated := len(f.gdap.created), len(f.gdap.terminated)
+	f.gdap.mu.Unlock()
+	return snapshot{commits: f.store.commitCount(), invites: invites, relationships: rels, published: published,
+		notified: len(f.notes.all()), assigned: assigned, terminated: terminated}
+}
+
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
