@@ -91,7 +91,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	d := functions.Deps{
 		Config: cfg,
 		Lifecycle: lifecycle.New(lifecycle.Deps{
-			Store: store, Guests: dir, GDAP: dir, Publisher: pub, Notifier: notifier,
+			Store: store, Guests: dir, GDAP: dir, Domains: dir, Publisher: pub, Notifier: notifier,
 			Templates: lighthouse.Templates{GroupName: lighthouseGroupName}, Clock: lifecycle.ClockFunc(now),
 		}, functions.LifecycleOptions(cfg)),
 		PartnerCenter: verifier, Logger: logger,
