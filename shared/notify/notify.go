@@ -240,7 +240,7 @@ func (nt *Notifier) teams(ctx context.Context, n access.Notification) (string, e
 	if err != nil {
 		return "", access.WrapKind(access.KindInternal, err, "render card for notification %s", n.ID)
 	}
-	return "", nt.post(ctx, "post Teams card for notification "+n.ID, nt.teamsURL, body, nil)
+	return "", nt.post(ctx, "post Teams card for notification "+n.ID, nt.teamsURL, body, idempotency(nil, n))
 }
 
 // ticketComment is the body of a ticket callback (DESIGN.md section 5,
@@ -253,6 +253,26 @@ type ticketComment struct {
 	Text             string            `json:"text"`
 	Facts            map[string]string `json:"facts"`
 	Link             string            `json:"link"`
+	// IdempotencyKey is the outbox entry's id, also sent as the
+	// Idempotency-Key header: a copy that a crash between send and record
+	// causes carries the same key.
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+}
+
+// idempotency adds the notification's id to h as Idempotency-Key: the
+// same for every copy of one outbox entry, so that a receiver can drop a
+// repeat.
+func idempotency(h http.Header, n access.Notification) http.Header {
+	if n.ID == "" {
+		return h
+	}
+	if h == nil {
+		h = http.Header{}
+	} else {
+		h = h.Clone()
+	}
+	h.Set("Idempotency-Key", n.ID)
+	return h
 }
 
 func (nt *Notifier) ticket(ctx context.Context, n access.Notification) (string, error) {
@@ -268,19 +288,12 @@ func (nt *Notifier) ticket(ctx context.Context, n access.Notification) (string, 
 	}
 	body, err := marshal(ticketComment{
 		Ticket: n.Ticket, GrantID: n.GrantID, CustomerTenantID: n.CustomerTenantID,
-		Subject: n.Subject, Text: n.Text, Facts: facts, Link: n.Link,
+		Subject: n.Subject, Text: n.Text, Facts: facts, Link: n.Link, IdempotencyKey: n.ID,
 	})
 	if err != nil {
 		return "", access.WrapKind(access.KindInternal, err, "render ticket comment for notification %s", n.ID)
 	}
-	h := nt.sign(body)
-	// The notification id lets the ticketing system drop the repeat when an
-	// outbox redelivery sends a comment twice.
-	if n.ID != "" {
-		h = h.Clone()
-		h.Set("Idempotency-Key", n.ID)
-	}
-	return "", nt.post(ctx, "post ticket comment for notification "+n.ID, nt.ticketURL, body, h)
+	return "", nt.post(ctx, "post ticket comment for notification "+n.ID, nt.ticketURL, body, idempotency(nt.sign(body), n))
 }
 
 // post sends body as JSON and maps the outcome onto the error vocabulary.

@@ -168,6 +168,9 @@ func TestTeamsCardGolden(t *testing.T) {
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
+	if key := r.Header.Get("Idempotency-Key"); key != notification(access.ChannelTeams).ID || key == "" {
+		t.Errorf("Idempotency-Key = %q, want the notification's id", key)
+	}
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, r.Body, "", "  "); err != nil {
 		t.Fatalf("card is not JSON: %v\n%s", err, r.Body)
@@ -308,6 +311,7 @@ func TestTicketCallbackSigned(t *testing.T) {
 		Text             string            `json:"text"`
 		Facts            map[string]string `json:"facts"`
 		Link             string            `json:"link"`
+		IdempotencyKey   string            `json:"idempotencyKey"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.DisallowUnknownFields()
@@ -315,7 +319,8 @@ func TestTicketCallbackSigned(t *testing.T) {
 		t.Fatalf("body %s: %v", r.Body, err)
 	}
 	if got.Ticket != nt.Ticket || got.GrantID != nt.GrantID || got.CustomerTenantID != nt.CustomerTenantID ||
-		got.Subject != nt.Subject || got.Text != nt.Text || got.Link != nt.Link || len(got.Facts) != len(nt.Facts) {
+		got.Subject != nt.Subject || got.Text != nt.Text || got.Link != nt.Link || len(got.Facts) != len(nt.Facts) ||
+		got.IdempotencyKey != nt.ID {
 		t.Errorf("body = %+v, want the notification's fields", got)
 	}
 	if assertBody := string(r.Body); strings.Contains(assertBody, ticketSecret) {
