@@ -29,10 +29,7 @@ func TestRevokeB2BRemovesExactlyTheRolesTheGrantGave(t *testing.T) {
 	}
 	notified := len(f.notes.all())
 
-	res, err := f.svc.TicketCommand(f.ctx, revoke("d-rv", g.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.command(revoke("d-rv", g.ID))
 	if want := (access.Reply{GrantID: g.ID, Status: "revoked"}); res.Reply != want || res.Replayed {
 		t.Fatalf("reply: got %+v, want %+v", res, want)
 	}
@@ -60,7 +57,7 @@ func TestRevokeB2BRemovesExactlyTheRolesTheGrantGave(t *testing.T) {
 	}
 
 	// Revoked is final.
-	_, err = f.svc.TicketCommand(f.ctx, revoke("d-rv2", g.ID))
+	_, err := f.svc.TicketCommand(f.ctx, revoke("d-rv2", g.ID))
 	wantKind(t, "revoke again", err, access.KindConflict)
 }
 
@@ -116,13 +113,10 @@ func TestRevokeOfAnUnknownGrantIsNotFound(t *testing.T) {
 func TestExtendMovesTheEndWithinPolicyAndReschedules(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	f.clock.set(t0.Add(10 * access.Day))
+	f.clock.Set(t0.Add(10 * access.Day))
 	scheduled := len(f.pub.to(QueueGrantExpiring))
 
-	res, err := f.svc.TicketCommand(f.ctx, extend("d-ex", g.ID, 60))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.command(extend("d-ex", g.ID, 60))
 	newEnd := t0.Add(70 * access.Day)
 	if want := (access.Reply{GrantID: g.ID, Status: "active", ExpiresAt: newEnd.Format(time.RFC3339)}); res.Reply != want {
 		t.Fatalf("reply: got %+v, want %+v", res.Reply, want)
@@ -164,7 +158,7 @@ func TestExtendMovesTheEndWithinPolicyAndReschedules(t *testing.T) {
 
 	// Beyond the cap: refused, nothing changes.
 	commits := f.store.commitCount()
-	_, err = f.svc.TicketCommand(f.ctx, extend("d-ex2", g.ID, 400))
+	_, err := f.svc.TicketCommand(f.ctx, extend("d-ex2", g.ID, 400))
 	wantKind(t, "extend over the cap", err, access.KindRefused)
 	if f.store.commitCount() != commits || !f.store.grant(t, customer, g.ID).ExpiresAt.Equal(newEnd) {
 		t.Errorf("a refused extension changed the grant")
@@ -184,11 +178,8 @@ func TestExtendRefusals(t *testing.T) {
 	})
 	t.Run("requested grant", func(t *testing.T) {
 		f := newFixture(t)
-		res, err := f.svc.TicketCommand(f.ctx, requestB2B("d-rq"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = f.svc.TicketCommand(f.ctx, extend("d-eq", res.Reply.GrantID, 30))
+		res := f.command(requestB2B("d-rq"))
+		_, err := f.svc.TicketCommand(f.ctx, extend("d-eq", res.Reply.GrantID, 30))
 		wantKind(t, "extend a requested grant", err, access.KindConflict)
 	})
 	t.Run("unknown grant", func(t *testing.T) {

@@ -54,7 +54,7 @@ func TestFailedSendStaysUnsentAndIsRetriedAlone(t *testing.T) {
 func TestLostETagRaceDecidesAgain(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	f.clock.set(g.ExpiresAt.Add(-7 * access.Day))
+	f.clock.Set(g.ExpiresAt.Add(-7 * access.Day))
 	const second = "second@contoso.example"
 	f.store.interfere = func(s *fakeStore) {
 		sg := s.grants[pk{customer, g.ID}]
@@ -84,7 +84,7 @@ func TestLostETagRaceDecidesAgain(t *testing.T) {
 func TestLosingEveryRaceGivesUpAsAConflict(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	f.clock.set(g.ExpiresAt.Add(-7 * access.Day))
+	f.clock.Set(g.ExpiresAt.Add(-7 * access.Day))
 	var hit func(s *fakeStore)
 	hit = func(s *fakeStore) {
 		s.grants[pk{customer, g.ID}].version = s.nextETag()
@@ -189,7 +189,7 @@ func TestDuplicateSendsWhatALapsedClaimLeft(t *testing.T) {
 	if f.notes.count("", access.ChannelTeams) != 0 {
 		t.Fatalf("the redelivery sent an entry whose claim was live")
 	}
-	f.clock.add(claimFor + time.Second)
+	f.clock.Advance(claimFor + time.Second)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -209,9 +209,7 @@ func TestDuplicateSendsWhatALapsedClaimLeft(t *testing.T) {
 func TestScheduleOfAGrantThatEndedSinceDoesNothing(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	if _, err := f.svc.TicketCommand(f.ctx, revoke("d-end", g.ID)); err != nil {
-		t.Fatal(err)
-	}
+	f.command(revoke("d-end", g.ID))
 	ended := f.store.grant(t, customer, g.ID)
 	sets, msgs := f.store.count("SetDue"), len(f.pub.to(QueueGrantExpiring))
 	if err := f.svc.schedule(f.ctx, ended); err != nil {

@@ -15,7 +15,7 @@ func TestExpiringSendsEachNoticeStageOnce(t *testing.T) {
 	g := f.activeGuest()
 	exp := g.ExpiresAt
 	for i, tc := range []struct{ stage, next int }{{30, 7}, {7, 1}, {1, 0}} {
-		f.clock.set(exp.Add(-time.Duration(tc.stage) * access.Day))
+		f.clock.Set(exp.Add(-time.Duration(tc.stage) * access.Day))
 		notified, scheduled := len(f.notes.all()), len(f.pub.to(QueueGrantExpiring))
 		m := expiring(g, tc.stage, exp)
 		if out, err := f.svc.Expiring(f.ctx, m); err != nil || out != Processed {
@@ -58,13 +58,11 @@ func TestExpiringStaleNotices(t *testing.T) {
 	t.Run("another expiry", func(t *testing.T) {
 		f := newFixture(t)
 		g := f.activeGuest()
-		f.clock.set(g.ExpiresAt.Add(-access.Day))
+		f.clock.Set(g.ExpiresAt.Add(-access.Day))
 		before := f.snapshot()
 		old := g.ExpiresAt.Add(-access.Day)
 		out, err := f.svc.Expiring(f.ctx, expiring(g, 1, old))
-		if err != nil || out != Stale {
-			t.Fatalf("got %q, %v; want stale", out, err)
-		}
+		wantOutcome(t, "the notice of the old end", out, err, Stale)
 		if after := f.snapshot(); after != before {
 			t.Errorf("a stale notice changed the world: before %+v, after %+v", before, after)
 		}
@@ -79,10 +77,8 @@ func TestExpiringStaleNotices(t *testing.T) {
 	t.Run("grant ended", func(t *testing.T) {
 		f := newFixture(t)
 		g := f.activeGuest()
-		if _, err := f.svc.TicketCommand(f.ctx, revoke("d-x", g.ID)); err != nil {
-			t.Fatal(err)
-		}
-		f.clock.set(g.ExpiresAt.Add(time.Second))
+		f.command(revoke("d-x", g.ID))
+		f.clock.Set(g.ExpiresAt.Add(time.Second))
 		before := f.snapshot()
 		if out, err := f.svc.Expiring(f.ctx, expiring(g, 0, g.ExpiresAt)); err != nil || out != Stale {
 			t.Fatalf("expiry of a revoked grant: got %q, %v; want stale", out, err)
@@ -107,7 +103,7 @@ func TestExpiryRemovesAccessAndMarksExpired(t *testing.T) {
 	f.guests.giveRole(customer, "customers-own", guestID, access.SecurityReaderID)
 	g := f.activeGuest() // grants Security Operator only
 	notified := len(f.notes.all())
-	f.clock.set(g.ExpiresAt.Add(time.Second))
+	f.clock.Set(g.ExpiresAt.Add(time.Second))
 	m := expiring(g, 0, g.ExpiresAt)
 	if out, err := f.svc.Expiring(f.ctx, m); err != nil || out != Processed {
 		t.Fatalf("expiry: got %q, %v; want processed", out, err)
@@ -142,24 +138,19 @@ func TestExpiryRemovesAccessAndMarksExpired(t *testing.T) {
 func TestEarlyExpiryIsRepublishedForItsTime(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	f.clock.set(g.ExpiresAt.Add(-time.Hour))
+	f.clock.Set(g.ExpiresAt.Add(-time.Hour))
 	commits := f.store.commitCount()
 	m := expiring(g, 0, g.ExpiresAt)
 	out, err := f.svc.Expiring(f.ctx, m)
-	if err != nil || out != Stale {
-		t.Fatalf("early expiry: got %q, %v; want stale", out, err)
-	}
-	if got := f.store.grant(t, customer, g.ID); got.Status != access.StatusActive || f.store.commitCount() != commits {
-		t.Fatalf("early expiry: grant %s after %d commits, want still active and nothing written", got.Status, f.store.commitCount()-commits)
-	}
-	sched := f.pub.to(QueueGrantExpiring)
-	last := sched[len(sched)-1]
+	wantOutcome(t, "early expiry", out, err, Stale)
+	f.wantUntouched("early expiry", g.ID, commits)
+	last := f.lastScheduled()
 	body := decode[GrantExpiring](t, last)
 	if last.ID != m.EventID+"-deferred" || body.EventID != last.ID || !last.NotBefore.Equal(g.ExpiresAt) || body.stage() != 0 || !body.ExpiresAt.Equal(g.ExpiresAt) {
 		t.Errorf("republished: got %s due %v (%+v), want %s-deferred due at the expiry", last.ID, last.NotBefore, body, m.EventID)
 	}
 	// Within the tolerance it is carried out.
-	f.clock.set(g.ExpiresAt.Add(-30 * time.Second))
+	f.clock.Set(g.ExpiresAt.Add(-30 * time.Second))
 	if out, err := f.svc.Expiring(f.ctx, m); err != nil || out != Processed {
 		t.Fatalf("expiry 30 s early: got %q, %v; want processed", out, err)
 	}
@@ -187,7 +178,7 @@ func TestGDAPExpiry(t *testing.T) {
 			f := newFixture(t)
 			g := f.activeGDAP()
 			tc.change(f)
-			f.clock.set(relEnd.Add(time.Second))
+			f.clock.Set(relEnd.Add(time.Second))
 			scheduled := len(f.pub.to(QueueGrantExpiring))
 			if out, err := f.svc.Expiring(f.ctx, expiring(g, 0, g.ExpiresAt)); err != nil || out != Processed {
 				t.Fatalf("expiry: got %q, %v; want processed", out, err)
@@ -218,18 +209,13 @@ func TestGDAPExpiryWaitsForAutoExtend(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGDAP()
 	f.gdap.change(relID, func(r *access.Relationship) { r.AutoExtendDuration = access.AutoExtendP180D })
-	f.clock.set(relEnd.Add(time.Second))
+	f.clock.Set(relEnd.Add(time.Second))
 	m := expiring(g, 0, g.ExpiresAt)
 	commits := f.store.commitCount()
 	out, err := f.svc.Expiring(f.ctx, m)
-	if err != nil || out != Deferred {
-		t.Fatalf("expiry before the auto-extension shows: got %q, %v; want deferred", out, err)
-	}
-	if got := f.store.grant(t, customer, g.ID); got.Status != access.StatusActive || f.store.commitCount() != commits {
-		t.Fatalf("grant: got %s after %d commits, want still active, nothing written", got.Status, f.store.commitCount()-commits)
-	}
-	sched := f.pub.to(QueueGrantExpiring)
-	last := sched[len(sched)-1]
+	wantOutcome(t, "expiry before the auto-extension shows", out, err, Deferred)
+	f.wantUntouched("expiry before the auto-extension shows", g.ID, commits)
+	last := f.lastScheduled()
 	if !strings.HasPrefix(last.ID, m.EventID+"~r") || !last.NotBefore.After(f.clock.Now()) || decode[GrantExpiring](t, last).stage() != 0 {
 		t.Errorf("re-check: got %+v, want the expiry again for later", last)
 	}
@@ -237,7 +223,7 @@ func TestGDAPExpiryWaitsForAutoExtend(t *testing.T) {
 	// It extends: followed.
 	newEnd := relEnd.Add(180 * access.Day)
 	f.gdap.change(relID, func(r *access.Relationship) { r.EndDateTime = newEnd })
-	f.clock.set(last.NotBefore)
+	f.clock.Set(last.NotBefore)
 	if out, err := f.svc.Expiring(f.ctx, decode[GrantExpiring](t, last)); err != nil || out != Processed {
 		t.Fatalf("re-check after the extension: got %q, %v; want processed", out, err)
 	}
@@ -250,7 +236,7 @@ func TestGDAPExpiryGivesUpOnAutoExtendAfterTheWait(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGDAP()
 	f.gdap.change(relID, func(r *access.Relationship) { r.AutoExtendDuration = access.AutoExtendP180D })
-	f.clock.set(relEnd.Add(AutoExtendWait + time.Second))
+	f.clock.Set(relEnd.Add(AutoExtendWait + time.Second))
 	if out, err := f.svc.Expiring(f.ctx, expiring(g, 0, g.ExpiresAt)); err != nil || out != Processed {
 		t.Fatalf("expiry: got %q, %v; want processed", out, err)
 	}
@@ -261,12 +247,9 @@ func TestGDAPExpiryGivesUpOnAutoExtendAfterTheWait(t *testing.T) {
 
 func TestLighthouseExpiryTellsTheCustomerToRemoveTheDelegation(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.svc.TicketCommand(f.ctx, requestLighthouse("d-le"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.command(requestLighthouse("d-le"))
 	g := f.store.grant(t, customer, res.Reply.GrantID)
-	f.clock.set(g.ExpiresAt.Add(time.Second))
+	f.clock.Set(g.ExpiresAt.Add(time.Second))
 	if out, err := f.svc.Expiring(f.ctx, expiring(g, 0, g.ExpiresAt)); err != nil || out != Processed {
 		t.Fatalf("expiry: got %q, %v", out, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
 
@@ -27,30 +28,8 @@ var (
 	_ Notifier  = (*fakeNotifier)(nil)
 	_ Templates = (*fakeTemplates)(nil)
 	_ Domains   = (*fakeDomains)(nil)
-	_ Clock     = (*fakeClock)(nil)
+	_ Clock     = (*testenv.Clock)(nil) // the time the grants follow; tests move it
 )
-
-// ---- clock ----
-
-// fakeClock is the time the grants follow; tests move it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) add(d time.Duration) { c.set(c.Now().Add(d)) }
 
 // ---- store ----
 
@@ -77,7 +56,7 @@ type dueKey struct {
 // claims are judged by the store's clock.
 type fakeStore struct {
 	mu    sync.Mutex
-	clock *fakeClock
+	clock *testenv.Clock
 	etag  int
 
 	grants       map[pk]*storedGrant
@@ -101,7 +80,7 @@ type fakeStore struct {
 	releaseErr error              // returned by Release, which then releases nothing
 }
 
-func newFakeStore(clock *fakeClock) *fakeStore {
+func newFakeStore(clock *testenv.Clock) *fakeStore {
 	return &fakeStore{
 		clock: clock, grants: map[pk]*storedGrant{}, audit: map[pk][]access.AuditEntry{}, ledger: map[pk]access.LedgerEntry{},
 		outbox: map[pk]*outboxRow{}, due: map[dueKey]access.DueEntry{}, reservations: map[pk]access.Reservation{},

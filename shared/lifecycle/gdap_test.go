@@ -10,12 +10,7 @@ import (
 
 func TestActivateGDAPCreatesTheAssignmentOnce(t *testing.T) {
 	f := newFixture(t)
-	f.withRelationship(access.RelActive, access.SecurityReaderID, access.SecurityOperatorID)
-	out, err := f.svc.ActivateGDAP(f.ctx, approval("gdap-1"))
-	if err != nil || out != Processed {
-		t.Fatalf("first delivery: got %q, %v; want processed", out, err)
-	}
-	g := f.store.grant(t, customer, "gdap:"+relID)
+	g := f.approved("gdap-1", Processed, access.SecurityReaderID, access.SecurityOperatorID)
 	if g.Status != access.StatusActive || !g.ExpiresAt.Equal(relEnd) || g.PrincipalID != group || g.AutoExtend != access.AutoExtendNone ||
 		g.CapacityPlan != access.PaidByCustomer || g.Method != access.GDAP || g.PartnerTenantID != partner {
 		t.Fatalf("grant: got %+v, want active for the partner group until the relationship ends", g)
@@ -96,9 +91,7 @@ func TestActivateGDAPNotActive(t *testing.T) {
 			f := newFixture(t)
 			f.withRelationship(status, access.SecurityReaderID)
 			out, err := f.svc.ActivateGDAP(f.ctx, approval("gdap-2"))
-			if err != nil || out != Deferred {
-				t.Fatalf("activate: got %q, %v; want deferred", out, err)
-			}
+			wantOutcome(t, "activate", out, err, Deferred)
 			if f.store.hasGrant(customer, "gdap:"+relID) || len(f.gdap.assignmentsOf(relID)) != 0 || f.gdap.assignCall != 0 || f.store.commitCount() != 0 {
 				t.Errorf("a relationship that is %s changed something", status)
 			}
@@ -111,7 +104,7 @@ func TestActivateGDAPNotActive(t *testing.T) {
 			}
 			// Active by the re-check: activated.
 			f.gdap.change(relID, func(r *access.Relationship) { r.Status = access.RelActive })
-			f.clock.set(again[0].NotBefore)
+			f.clock.Set(again[0].NotBefore)
 			if out, err := f.svc.ActivateGDAP(f.ctx, decode[GDAPApproved](t, again[0])); err != nil || out != Processed {
 				t.Fatalf("re-check once active: got %q, %v; want processed", out, err)
 			}
@@ -148,12 +141,7 @@ func TestActivateGDAPNotActive(t *testing.T) {
 
 func TestActivateGDAPWithGlobalAdministratorIsRefused(t *testing.T) {
 	f := newFixture(t)
-	f.withRelationship(access.RelActive, access.SecurityReaderID, access.GlobalAdministratorID)
-	out, err := f.svc.ActivateGDAP(f.ctx, approval("gdap-3"))
-	if err != nil || out != Refused {
-		t.Fatalf("got %q, %v; want refused", out, err)
-	}
-	g := f.store.grant(t, customer, "gdap:"+relID)
+	g := f.approved("gdap-3", Refused, access.SecurityReaderID, access.GlobalAdministratorID)
 	if g.Status != access.StatusRefused || !strings.Contains(g.Reason, "Global Administrator") {
 		t.Fatalf("grant: got %s %q, want refused naming Global Administrator", g.Status, g.Reason)
 	}
@@ -177,14 +165,8 @@ func TestActivateGDAPWithGlobalAdministratorIsRefused(t *testing.T) {
 // terminated as soon as it is active, and nobody is given access.
 func TestRevokedGDAPRequestIsTerminatedWhenItBecomesActive(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.svc.TicketCommand(f.ctx, requestGDAP("d-rp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel := strings.TrimPrefix(res.Reply.GrantID, "gdap:")
-	if _, err := f.svc.TicketCommand(f.ctx, revoke("d-rp2", res.Reply.GrantID)); err != nil {
-		t.Fatal(err)
-	}
+	res, rel := f.requestedGDAP("d-rp", "")
+	f.command(revoke("d-rp2", res.Reply.GrantID))
 	if len(f.gdap.terminated) != 0 || !slices.Contains(f.store.actions(customer, res.Reply.GrantID), "graph:relationship-pending") {
 		t.Fatalf("revoke of a pending request: terminated %v, audit %v; want nothing terminated yet, and that recorded",
 			f.gdap.terminated, f.store.actions(customer, res.Reply.GrantID))
@@ -207,15 +189,8 @@ func TestRevokedGDAPRequestIsTerminatedWhenItBecomesActive(t *testing.T) {
 // deleted on revoke.
 func TestRevokeDeletesARelationshipStillCreated(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.svc.TicketCommand(f.ctx, requestGDAP("d-rc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel := strings.TrimPrefix(res.Reply.GrantID, "gdap:")
-	f.gdap.change(rel, func(r *access.Relationship) { r.Status = access.RelCreated })
-	if _, err := f.svc.TicketCommand(f.ctx, revoke("d-rc2", res.Reply.GrantID)); err != nil {
-		t.Fatal(err)
-	}
+	res, rel := f.requestedGDAP("d-rc", access.RelCreated)
+	f.command(revoke("d-rc2", res.Reply.GrantID))
 	if !slices.Equal(f.gdap.deleted, []string{rel}) || len(f.gdap.terminated) != 0 {
 		t.Errorf("deleted %v, terminated %v; want the created relationship deleted", f.gdap.deleted, f.gdap.terminated)
 	}

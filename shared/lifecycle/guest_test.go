@@ -14,9 +14,7 @@ func TestActivateGuestOnceUnderRedelivery(t *testing.T) {
 	f := newFixture(t)
 	msg := invitation("ev-1", access.SecurityReaderID, access.SecurityOperatorID)
 	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
-	if err != nil || out != Processed {
-		t.Fatalf("first delivery: got %q, %v; want processed", out, err)
-	}
+	wantOutcome(t, "first delivery", out, err, Processed)
 	g := f.store.grant(t, customer, "b2b:"+guestID)
 	want := t0.Add(90 * access.Day)
 	if g.Status != access.StatusActive || !g.ExpiresAt.Equal(want) || g.PrincipalID != guestID || g.Method != access.B2B ||
@@ -163,9 +161,7 @@ func TestActivateGuestWaitsForTheGuestToAppear(t *testing.T) {
 	// Not visible yet: deferred, nothing written, the message sent again
 	// for later and indexed for the sweep in case the queue loses it.
 	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
-	if err != nil || out != Deferred {
-		t.Fatalf("guest not visible: got %q, %v; want deferred", out, err)
-	}
+	wantOutcome(t, "guest not visible", out, err, Deferred)
 	if f.store.commitCount() != 0 || f.guests.assignCalls != 0 {
 		t.Fatalf("a deferred message wrote %d commits and made %d assignments, want none", f.store.commitCount(), f.guests.assignCalls)
 	}
@@ -191,7 +187,7 @@ func TestActivateGuestWaitsForTheGuestToAppear(t *testing.T) {
 	}
 
 	// The sweep sends a due re-check again, and forgets its entry.
-	f.clock.set(due[0].Due)
+	f.clock.Set(due[0].Due)
 	res, err := f.svc.Sweep(f.ctx)
 	if err != nil || res.Rechecked != 1 || res.Published != 0 {
 		t.Fatalf("sweep: got %+v, %v; want the re-check sent again", res, err)
@@ -218,7 +214,7 @@ func TestActivateGuestGivesUpOnAGuestThatNeverAppears(t *testing.T) {
 	const ghost = "0a7e0000-0000-4000-8000-000000000098"
 	msg := invitation("ev-ghost")
 	msg.InvitedUserID = ghost
-	f.clock.set(t0.Add(GuestWait + time.Second))
+	f.clock.Set(t0.Add(GuestWait + time.Second))
 	_, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
 	wantKind(t, "past GuestWait", err, access.KindInvalid)
 	g := f.store.grant(t, customer, "b2b:"+ghost)
@@ -235,9 +231,7 @@ func TestActivateGuestFromAnotherDomainIsRefused(t *testing.T) {
 	msg := invitation("ev-dom")
 	msg.InvitedUserEmail = "someone@elsewhere.example"
 	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
-	if err != nil || out != Refused {
-		t.Fatalf("got %q, %v; want refused", out, err)
-	}
+	wantOutcome(t, "a guest of another domain", out, err, Refused)
 	if g := f.store.grant(t, customer, "b2b:"+guestID); g.Status != access.StatusRefused || !strings.Contains(g.Reason, "elsewhere.example") {
 		t.Errorf("grant: got %s (%q), want refused naming the domain", g.Status, g.Reason)
 	}
@@ -265,10 +259,7 @@ func TestActivateGuestNeverWidensAGrant(t *testing.T) {
 func TestRequestThenActivateWithReplicationDelay(t *testing.T) {
 	f := newFixture(t)
 	f.guests.hideInvited = true
-	res, err := f.svc.TicketCommand(f.ctx, requestB2B("d-hid"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := f.command(requestB2B("d-hid"))
 	sent := decode[InvitationSent](t, f.pub.to(QueueInvitationSent)[0])
 	if out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: sent}); err != nil || out != Deferred {
 		t.Fatalf("before replication: got %q, %v; want deferred", out, err)
@@ -277,7 +268,7 @@ func TestRequestThenActivateWithReplicationDelay(t *testing.T) {
 		t.Fatalf("grant: got %s, want still requested", g.Status)
 	}
 	f.guests.show()
-	f.clock.add(time.Minute)
+	f.clock.Advance(time.Minute)
 	recheck := decode[InvitationSent](t, f.pub.to(QueueInvitationSent)[1])
 	if out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: recheck}); err != nil || out != Processed {
 		t.Fatalf("after replication: got %q, %v", out, err)

@@ -40,12 +40,7 @@ func TestPartnerCenterTestEventIsAcknowledged(t *testing.T) {
 
 func TestPartnerCenterApprovedPublishesGDAPApproved(t *testing.T) {
 	f := newFixture(t)
-	req, err := f.svc.TicketCommand(f.ctx, requestGDAP("d-pa"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel := strings.TrimPrefix(req.Reply.GrantID, "gdap:")
-	f.gdap.change(rel, func(r *access.Relationship) { r.Status = access.RelActive })
+	req, rel := f.requestedGDAP("d-pa", access.RelActive)
 	ev := pcEventOf(RelationshipApproved, "granular-admin-relationship-approved", rel)
 	res, err := f.svc.PartnerCenter(f.ctx, ev)
 	if err != nil || res.Status != "accepted" || !strings.HasPrefix(res.EventID, "pc-") {
@@ -151,12 +146,7 @@ func TestPartnerCenterEndedRelationships(t *testing.T) {
 	}
 	t.Run("requested grant expired", func(t *testing.T) {
 		f := newFixture(t)
-		res, err := f.svc.TicketCommand(f.ctx, requestGDAP("d-pc"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rel := strings.TrimPrefix(res.Reply.GrantID, "gdap:")
-		f.gdap.change(rel, func(r *access.Relationship) { r.Status = access.RelExpired })
+		res, rel := f.requestedGDAP("d-pc", access.RelExpired)
 		out, err := f.svc.PartnerCenter(f.ctx, pcEventOf(RelationshipExpired, "granular-admin-relationship-expired", rel))
 		if err != nil || out.Status != string(Processed) {
 			t.Fatalf("got %+v, %v", out, err)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
 
@@ -33,7 +35,7 @@ var (
 type fixture struct {
 	t      *testing.T
 	ctx    context.Context
-	clock  *fakeClock
+	clock  *testenv.Clock
 	store  *fakeStore
 	guests *fakeGuests
 	gdap   *fakeGDAP
@@ -46,7 +48,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	clock := &fakeClock{t: t0}
+	clock := testenv.NewClock(t0)
 	f := &fixture{
 		t: t, ctx: context.Background(), clock: clock, store: newFakeStore(clock), guests: newFakeGuests(), gdap: newFakeGDAP(),
 		pub: &fakePublisher{}, notes: &fakeNotifier{}, tmpl: &fakeTemplates{},
@@ -77,9 +79,7 @@ func invitation(eventID string, roles ...string) InvitationSent {
 func (f *fixture) activeGuest() access.Grant {
 	f.t.Helper()
 	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: invitation("setup-invite")})
-	if err != nil || out != Processed {
-		f.t.Fatalf("activate guest: got %q, %v; want processed", out, err)
-	}
+	wantOutcome(f.t, "activate guest", out, err, Processed)
 	return f.store.grant(f.t, customer, "b2b:"+guestID)
 }
 
@@ -103,11 +103,60 @@ func (f *fixture) activeGDAP(roles ...string) access.Grant {
 	if len(roles) == 0 {
 		roles = []string{access.SecurityReaderID}
 	}
+	return f.approved("setup-gdap", Processed, roles...)
+}
+
+// approved seeds the test relationship, active with roles, delivers its
+// approval as eventID, and returns the grant; it fails the test unless
+// the approval's outcome is want.
+func (f *fixture) approved(eventID string, want Outcome, roles ...string) access.Grant {
+	f.t.Helper()
 	f.withRelationship(access.RelActive, roles...)
-	if out, err := f.svc.ActivateGDAP(f.ctx, approval("setup-gdap")); err != nil || out != Processed {
-		f.t.Fatalf("activate GDAP: got %q, %v; want processed", out, err)
-	}
+	out, err := f.svc.ActivateGDAP(f.ctx, approval(eventID))
+	wantOutcome(f.t, "activate GDAP "+eventID, out, err, want)
 	return f.store.grant(f.t, customer, "gdap:"+relID)
+}
+
+// command carries out a ticket command that must succeed.
+func (f *fixture) command(c Command) CommandResult {
+	f.t.Helper()
+	res, err := f.svc.TicketCommand(f.ctx, c)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", c.Action, c.DeliveryID, err)
+	}
+	return res
+}
+
+// requestedGDAP requests the GDAP relationship of requestGDAP(delivery),
+// moves it to status as Partner Center would, and returns the reply and
+// the relationship's id.
+func (f *fixture) requestedGDAP(delivery, status string) (CommandResult, string) {
+	f.t.Helper()
+	res := f.command(requestGDAP(delivery))
+	rel := strings.TrimPrefix(res.Reply.GrantID, "gdap:")
+	if status != "" {
+		f.gdap.change(rel, func(r *access.Relationship) { r.Status = status })
+	}
+	return res, rel
+}
+
+// lastScheduled is the last grant-expiring message published.
+func (f *fixture) lastScheduled() access.Message {
+	f.t.Helper()
+	sched := f.pub.to(QueueGrantExpiring)
+	if len(sched) == 0 {
+		f.t.Fatal("no grant-expiring message published")
+	}
+	return sched[len(sched)-1]
+}
+
+// wantUntouched fails the test unless grant id is still active and
+// nothing was committed since the store counted commits.
+func (f *fixture) wantUntouched(what, id string, commits int) {
+	f.t.Helper()
+	if got := f.store.grant(f.t, customer, id); got.Status != access.StatusActive || f.store.commitCount() != commits {
+		f.t.Fatalf("%s: grant %s after %d commits, want still active and nothing written", what, got.Status, f.store.commitCount()-commits)
+	}
 }
 
 // expiring is the grant-expiring message of a stage of g, as scheduled.
@@ -123,6 +172,14 @@ func decode[T any](t *testing.T, m access.Message) T {
 		t.Fatalf("message %s: %v", m.ID, err)
 	}
 	return v
+}
+
+// wantOutcome fails the test unless a use case answered want, without error.
+func wantOutcome(t *testing.T, what string, out Outcome, err error, want Outcome) {
+	t.Helper()
+	if err != nil || out != want {
+		t.Fatalf("%s: got %q, %v; want %s", what, out, err, want)
+	}
 }
 
 // wantKind fails the test unless err has kind k.

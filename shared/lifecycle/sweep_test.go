@@ -33,7 +33,7 @@ func TestSweepPublishesAGrantExpiringMessagePerDueEntry(t *testing.T) {
 	// The app was down through the 30- and 7-day notices: the sweep finds
 	// the 30-day one in the due index; once sent, it schedules the 7-day
 	// one, already due, which the next sweep finds.
-	f.clock.set(exp.Add(-5 * access.Day))
+	f.clock.Set(exp.Add(-5 * access.Day))
 	for _, stage := range []int{30, 7} {
 		msgs := sweep(1, 1)
 		m := decode[GrantExpiring](t, msgs[0])
@@ -83,7 +83,7 @@ func TestSweepRecordsGDAPDrift(t *testing.T) {
 			f := newFixture(t)
 			g := f.activeGDAP()
 			tc.change(f)
-			f.clock.set(relEnd.Add(-29 * access.Day)) // the 30-day notice is due
+			f.clock.Set(relEnd.Add(-29 * access.Day)) // the 30-day notice is due
 			before := len(f.pub.to(QueueGrantExpiring))
 			res, err := f.svc.Sweep(f.ctx)
 			if err != nil {
@@ -138,7 +138,7 @@ func TestSweepRecordsGDAPDrift(t *testing.T) {
 func TestSweepThatCannotPublishIsTransientAndKeepsTheIndex(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	f.clock.set(g.ExpiresAt.Add(-29 * access.Day))
+	f.clock.Set(g.ExpiresAt.Add(-29 * access.Day))
 	f.pub.setFail(true)
 	res, err := f.svc.Sweep(f.ctx)
 	wantKind(t, "sweep with the queue down", err, access.KindTransient)

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
 
@@ -98,23 +99,6 @@ func pcHeader(certURL, sig string) http.Header {
 	h.Set("X-MS-Certificate-Url", certURL)
 	h.Set("X-MS-Signature-Algorithm", "rsa-sha256")
 	return h
-}
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func TestPartnerCenterVerify(t *testing.T) {
@@ -376,7 +360,7 @@ func TestPartnerCenterIntermediatesOption(t *testing.T) {
 func TestPartnerCenterCache(t *testing.T) {
 	p := thePKI(t)
 	srv := newCertServer(t, nil)
-	clock := &fakeClock{t: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{
 		CertOrigins: []string{srv.URL}, Roots: p.roots, CacheTTL: 10 * time.Minute, Clock: clock.Now,
 	})
@@ -763,7 +747,7 @@ func TestPartnerCenterIssuerOriginsDefault(t *testing.T) {
 func TestPartnerCenterIssuerCache(t *testing.T) {
 	p := thePKI(t)
 	w := newAIAWorld(t)
-	clock := &fakeClock{t: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	v := w.verifier(t, PartnerCenterOptions{IssuerOrigins: []string{w.issuers.URL}, CacheTTL: 10 * time.Minute, Clock: clock.Now})
 	good := sign(t, p.leafKey, pcBody)
 	verify := func(path string) {
