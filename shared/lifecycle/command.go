@@ -138,20 +138,13 @@ type RevokeInput struct {
 
 // Revoke ends a grant now, taking away what the app granted.
 func (s *Service) Revoke(ctx context.Context, in RevokeInput) (access.Reply, error) {
-	if err := s.mustExist(ctx, in.CustomerTenantID, in.GrantID); err != nil {
-		return access.Reply{}, err
-	}
-	var reply access.Reply
-	_, err := s.apply(ctx, in.CustomerTenantID, in.GrantID, in.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+	return s.onGrant(ctx, in.CustomerTenantID, in.GrantID, in.EventID, func(g access.Grant) (access.Reply, access.Event, error) {
 		if g.Status.Final() {
-			return decision{}, access.Errorf(access.KindConflict, "grant %s is already %s", g.ID, g.Status)
+			return access.Reply{}, access.Event{}, access.Errorf(access.KindConflict, "grant %s is already %s", g.ID, g.Status)
 		}
-		reply = access.Reply{GrantID: g.ID, Status: string(access.StatusRevoked)}
-		dec, err := s.transition(ctx, g, access.Event{Type: access.EvRevoke, Reason: in.Reason, Actor: in.Actor}, in.EventID, Processed, words{})
-		dec.reply = &reply
-		return dec, err
+		reply := access.Reply{GrantID: g.ID, Status: string(access.StatusRevoked)}
+		return reply, access.Event{Type: access.EvRevoke, Reason: in.Reason, Actor: in.Actor}, nil
 	})
-	return reply, err
 }
 
 // ExtendInput asks for a grant's end to move to Days from now.
@@ -166,24 +159,39 @@ type ExtendInput struct {
 // Extend moves a grant's end to Days from now, within policy. A GDAP
 // relationship's end is Partner Center's: refused.
 func (s *Service) Extend(ctx context.Context, in ExtendInput) (access.Reply, error) {
-	if err := s.mustExist(ctx, in.CustomerTenantID, in.GrantID); err != nil {
-		return access.Reply{}, err
-	}
-	var reply access.Reply
-	_, err := s.apply(ctx, in.CustomerTenantID, in.GrantID, in.EventID, func(ctx context.Context, g access.Grant) (decision, error) {
+	return s.onGrant(ctx, in.CustomerTenantID, in.GrantID, in.EventID, func(g access.Grant) (access.Reply, access.Event, error) {
 		if g.Method == access.GDAP {
-			return decision{}, &access.Error{Kind: access.KindRefused, Code: "GDAPEndIsPartnerCenters",
+			return access.Reply{}, access.Event{}, &access.Error{Kind: access.KindRefused, Code: "GDAPEndIsPartnerCenters",
 				Msg: "refused by policy: a GDAP relationship's end is set when it is approved; ask for a new relationship or use auto-extend"}
 		}
 		if !live(g) {
-			return decision{}, access.Errorf(access.KindConflict, "grant %s is %s: only a grant with an end date can be extended", g.ID, g.Status)
+			return access.Reply{}, access.Event{}, access.Errorf(access.KindConflict, "grant %s is %s: only a grant with an end date can be extended", g.ID, g.Status)
 		}
 		expires, err := s.opts.Policy.B2BExpiry(s.Now(), in.Days)
 		if err != nil {
+			return access.Reply{}, access.Event{}, err
+		}
+		reply := access.Reply{GrantID: g.ID, Status: string(g.Status), ExpiresAt: rfc3339(expires)}
+		return reply, access.Event{Type: access.EvExtend, ExpiresAt: expires, Actor: in.Actor}, nil
+	})
+}
+
+// onGrant carries out an operator's command on an existing grant: decide
+// checks the grant and returns the reply and the event to apply, or the
+// error that refuses the command.
+func (s *Service) onGrant(ctx context.Context, customer, grantID, eventID string,
+	decide func(g access.Grant) (access.Reply, access.Event, error)) (access.Reply, error) {
+	if err := s.mustExist(ctx, customer, grantID); err != nil {
+		return access.Reply{}, err
+	}
+	var reply access.Reply
+	_, err := s.apply(ctx, customer, grantID, eventID, func(ctx context.Context, g access.Grant) (decision, error) {
+		r, ev, err := decide(g)
+		if err != nil {
 			return decision{}, err
 		}
-		reply = access.Reply{GrantID: g.ID, Status: string(g.Status), ExpiresAt: rfc3339(expires)}
-		dec, err := s.transition(ctx, g, access.Event{Type: access.EvExtend, ExpiresAt: expires, Actor: in.Actor}, in.EventID, Processed, words{})
+		reply = r
+		dec, err := s.transition(ctx, g, ev, eventID, Processed, words{})
 		dec.reply = &reply
 		return dec, err
 	})

@@ -54,6 +54,22 @@ func (s *Service) transition(ctx context.Context, g access.Grant, ev access.Even
 	return dec, nil
 }
 
+// granted records access given, after audit (what was done to give it):
+// activate, the activation of a grant not active yet, or for an active
+// grant an extension to activate's end.
+func (s *Service) granted(ctx context.Context, g access.Grant, activate access.Event, eventID string, audit []access.AuditEntry) (decision, error) {
+	ev := activate
+	if g.Status == access.StatusActive {
+		ev = access.Event{Type: access.EvExtend, ExpiresAt: activate.ExpiresAt, Actor: activate.Actor}
+	}
+	dec, err := s.transition(ctx, g, ev, eventID, Processed, words{})
+	if err != nil {
+		return decision{}, err
+	}
+	dec.audit = append(audit, dec.audit...)
+	return dec, nil
+}
+
 // removeAccess takes away what the app granted, for a revocation or an
 // expiry of a grant that is active or on its way: the one executor of
 // access.EffectRemoveAccess, for every method.

@@ -123,36 +123,17 @@ func TestDuplicateLeavesALiveClaimToItsSender(t *testing.T) {
 		}
 	}
 	notified := len(f.notes.all())
-	f.store.mu.Lock()
-	f.store.markErr = nil
-	f.store.mu.Unlock()
+	f.store.clearFaults()
 
 	claims := f.store.count("Claim")
-	done := make(chan error, 1)
-	go func() {
-		out, err := f.svc.ActivateGuest(f.ctx, msg)
-		if err == nil && out != Duplicate {
-			err = access.Errorf(access.KindInternal, "outcome %s, want duplicate", out)
-		}
-		done <- err
-	}()
+	done := f.redeliver(msg, Duplicate)
 	// Once the redelivery has found the entries claimed, their sender
 	// records them sent.
-	deadline := time.Now().Add(5 * time.Second)
-	for f.store.count("Claim") < claims+len(held) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(func() bool { return f.store.count("Claim") >= claims+len(held) })
 	if err := f.store.MarkAllSent(f.ctx, held); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("redelivery: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("redelivery did not finish once the entries were sent")
-	}
+	wantDone(t, done, "finish once the entries were sent")
 	if n := len(f.notes.all()) - notified; n != 0 {
 		t.Errorf("the redelivery sent %d notifications another sender held, want none", n)
 	}
@@ -172,32 +153,16 @@ func TestDuplicateSendsWhatALapsedClaimLeft(t *testing.T) {
 		t.Fatalf("outbox: got %+v, want the Teams card unsent and still claimed", un)
 	}
 	f.notes.failChannel(access.ChannelTeams, nil)
-	f.store.mu.Lock()
-	f.store.releaseErr = nil
-	f.store.mu.Unlock()
+	f.store.clearFaults()
 
 	claims := f.store.count("Claim")
-	done := make(chan error, 1)
-	go func() {
-		_, err := f.svc.ActivateGuest(f.ctx, msg)
-		done <- err
-	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for f.store.count("Claim") == claims && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
+	done := f.redeliver(msg, "")
+	waitFor(func() bool { return f.store.count("Claim") != claims })
 	if f.notes.count("", access.ChannelTeams) != 0 {
 		t.Fatalf("the redelivery sent an entry whose claim was live")
 	}
 	f.clock.Advance(claimFor + time.Second)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("redelivery: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("redelivery did not send the entry once its claim lapsed")
-	}
+	wantDone(t, done, "send the entry once its claim lapsed")
 	if n := f.notes.count("", access.ChannelTeams); n != 1 || f.notes.count("", access.ChannelMail) != 2 {
 		t.Errorf("after the claim lapsed: %d cards and %d mails, want 1 and 2", n, f.notes.count("", access.ChannelMail))
 	}

@@ -554,6 +554,13 @@ func (s *fakeStore) allUnsent() []access.OutboxEntry {
 	return out
 }
 
+// clearFaults lets MarkAllSent and Release succeed again.
+func (s *fakeStore) clearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.markErr, s.releaseErr = nil, nil
+}
+
 func (s *fakeStore) commitCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -707,12 +714,6 @@ func (f *fakeGuests) rolesOf(tenant, principal string) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func (f *fakeGuests) inviteCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.invitations)
 }
 
 // ---- GDAP (the partner tenant's delegated admin relationships) ----
@@ -915,12 +916,6 @@ func (f *fakeGDAP) assignmentsOf(id string) []access.AccessAssignment {
 		return slices.Clone(r.assignments)
 	}
 	return nil
-}
-
-func (f *fakeGDAP) createdCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.created)
 }
 
 // ---- publisher ----

@@ -97,16 +97,7 @@ func (s *Service) activateGDAP(ctx context.Context, g access.Grant, rel access.R
 	if err != nil {
 		return decision{}, err
 	}
-	ev := access.Event{Type: access.EvActivate, ExpiresAt: end, Roles: roles, PrincipalID: group, Actor: actor}
-	if g.Status == access.StatusActive {
-		ev = access.Event{Type: access.EvExtend, ExpiresAt: end, Actor: actor}
-	}
-	dec, err := s.transition(ctx, g, ev, m.EventID, Processed, words{})
-	if err != nil {
-		return decision{}, err
-	}
-	dec.audit = append(audit, dec.audit...)
-	return dec, nil
+	return s.granted(ctx, g, access.Event{Type: access.EvActivate, ExpiresAt: end, Roles: roles, PrincipalID: group, Actor: actor}, m.EventID, audit)
 }
 
 // awaitActivation defers a message whose relationship is not active yet,

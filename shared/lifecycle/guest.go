@@ -117,16 +117,7 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 				Ref: a.ID, Role: role, Detail: fmt.Sprintf("%s assigned to %s (assignment %s)", access.RoleName(role), user.ID, a.ID)})
 		}
 
-		ev := access.Event{Type: access.EvActivate, ExpiresAt: expiresAt, Roles: m.Roles, PrincipalID: user.ID, Actor: actor}
-		if g.Status == access.StatusActive {
-			ev = access.Event{Type: access.EvExtend, ExpiresAt: expiresAt, Actor: actor}
-		}
-		dec, err := s.transition(ctx, g, ev, m.EventID, Processed, words{})
-		if err != nil {
-			return decision{}, err
-		}
-		dec.audit = append(audit, dec.audit...)
-		return dec, nil
+		return s.granted(ctx, g, access.Event{Type: access.EvActivate, ExpiresAt: expiresAt, Roles: m.Roles, PrincipalID: user.ID, Actor: actor}, m.EventID, audit)
 	})
 	if err == nil && gaveUp != nil && outcome != Duplicate {
 		return "", gaveUp

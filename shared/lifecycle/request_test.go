@@ -229,9 +229,9 @@ func TestRequestOutsidePolicyIsRefusedRecordedAndNotified(t *testing.T) {
 			if got := f.store.actions(customer, id); !slices.Equal(got, []string{"refuse"}) {
 				t.Errorf("audit: got %v, want [refuse]", got)
 			}
-			if f.guests.inviteCount() != 0 || f.gdap.createdCount() != 0 || len(f.tmpl.calls) != 0 {
+			if w := f.snapshot(); w.invites != 0 || w.relationships != 0 || len(f.tmpl.calls) != 0 {
 				t.Errorf("created for a refused request: %d invitations, %d relationships, %d templates; want none",
-					f.guests.inviteCount(), f.gdap.createdCount(), len(f.tmpl.calls))
+					w.invites, w.relationships, len(f.tmpl.calls))
 			}
 			if f.notes.count(access.AudienceTicket, access.ChannelTicket) != 1 || f.notes.count(access.AudienceCustomer, access.ChannelMail) != 1 {
 				t.Errorf("notifications: got %+v, want the ticket and the customer told", f.notes.all())
@@ -315,7 +315,8 @@ func TestRequestRedeliveryAfterAFailedCommitCreatesNothingTwice(t *testing.T) {
 			if f.store.commitCount() != 0 {
 				t.Fatalf("commits: got %d, want none written", f.store.commitCount())
 			}
-			created := f.guests.inviteCount() + f.gdap.createdCount()
+			w := f.snapshot()
+			created := w.invites + w.relationships
 			if created != 1 {
 				t.Fatalf("first delivery created %d things, want 1", created)
 			}
@@ -324,8 +325,8 @@ func TestRequestRedeliveryAfterAFailedCommitCreatesNothingTwice(t *testing.T) {
 			if err != nil || res.Replayed {
 				t.Fatalf("redelivery: got %+v, %v; want it carried out", res, err)
 			}
-			if n := f.guests.inviteCount() + f.gdap.createdCount(); n != 1 {
-				t.Errorf("after the redelivery: %d invitations and %d relationships, want still 1 in all", f.guests.inviteCount(), f.gdap.createdCount())
+			if w := f.snapshot(); w.invites+w.relationships != 1 {
+				t.Errorf("after the redelivery: %d invitations and %d relationships, want still 1 in all", w.invites, w.relationships)
 			}
 			g := f.store.grant(t, customer, res.Reply.GrantID)
 			switch tc.cmd.Method {
@@ -381,7 +382,7 @@ func TestTicketReplayFinishesThePromisedMessage(t *testing.T) {
 	if un := f.store.allUnsent(); len(un) != 0 {
 		t.Errorf("outbox: got %+v, want all sent", un)
 	}
-	if f.guests.inviteCount() != 1 {
-		t.Errorf("invitations: got %d, want 1", f.guests.inviteCount())
+	if f.snapshot().invites != 1 {
+		t.Errorf("invitations: got %d, want 1", f.snapshot().invites)
 	}
 }

@@ -174,6 +174,43 @@ func decode[T any](t *testing.T, m access.Message) T {
 	return v
 }
 
+// redeliver delivers msg again on a goroutine of its own, as a second
+// host instance would, and returns the channel its error arrives on; an
+// outcome other than want (if want is set) is an error.
+func (f *fixture) redeliver(msg GuestInvited, want Outcome) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		out, err := f.svc.ActivateGuest(f.ctx, msg)
+		if err == nil && want != "" && out != want {
+			err = access.Errorf(access.KindInternal, "outcome %s, want %s", out, want)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// waitFor waits, up to 5 seconds, until cond holds.
+func waitFor(cond func() bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// wantDone fails the test unless a redelivery ends without error within
+// 5 seconds; what says what it should have done by then.
+func wantDone(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("redelivery: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("redelivery did not %s", what)
+	}
+}
+
 // wantOutcome fails the test unless a use case answered want, without error.
 func wantOutcome(t *testing.T, what string, out Outcome, err error, want Outcome) {
 	t.Helper()

@@ -943,26 +943,8 @@ func TestNew(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for the store's claim lapses.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestClaim(t *testing.T) {
-	clk := &clock{now: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)) // the store's claim lapses follow it
 	s := newStoreWith(t, Options{Now: clk.Now})
 	ctx := context.Background()
 	customer := guid(t)
@@ -1001,7 +983,7 @@ func TestClaim(t *testing.T) {
 	if claim(held) {
 		t.Errorf("Claim of a row claimed by another sender = true, want false")
 	}
-	clk.advance(3 * time.Minute) // the other sender's claim lapses
+	clk.Advance(3 * time.Minute) // the other sender's claim lapses
 	held.Version = ""
 	until = clk.Now().Add(2 * time.Minute)
 	if !claim(held) {
@@ -1031,7 +1013,7 @@ func TestClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent.Version = ""
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	if claim(sent) {
 		t.Errorf("Claim of a sent row = true, want false")
 	}
