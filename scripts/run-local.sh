@@ -37,7 +37,10 @@ pids+=("$AZURITE_PID")
 
 secret="local-only-ticket-secret"
 echo "== Graph simulator (demo tenants) and localpeers"
-"$bin/graphsim" -addr 127.0.0.1:8090 >"$state/graphsim.out" 2>"$state/graphsim.log" & pids+=("$!")
+# Short delays, as Microsoft's but in seconds: an approved relationship is
+# active after 20 s and a new guest is visible after 10 s, so that the
+# grants are seen deferred, then active.
+"$bin/graphsim" -addr 127.0.0.1:8090 -activation-delay 20s -replication-delay 10s >"$state/graphsim.out" 2>"$state/graphsim.log" & pids+=("$!")
 rm -f "$state/peers/roots.pem" # a new root each run: wait for this run's
 TICKET_WEBHOOK_SECRET="$secret" "$bin/localpeers" -addr 127.0.0.1:8091 -dir "$state/peers" -app http://127.0.0.1:7071 \
   >"$state/localpeers.out" 2>"$state/localpeers.log" & pids+=("$!")

@@ -5,12 +5,19 @@
 // Usage:
 //
 //	graphsim [-addr 127.0.0.1:8090] [-seed seed.json] [-v]
+//	         [-activation-delay 20s] [-replication-delay 10s]
+//	         [-auto-extend-delay 1h] [-termination-delay 10s]
 //
 // Without -seed it loads an embedded demo: the partner tenant Fabrikam
 // (11112222-3333-4444-5555-666677778888) with a SOC security group, a
 // mailbox and an active GDAP relationship, and the customer tenant Contoso
 // (aaaabbbb-0000-cccc-1111-dddd2222eeee) with an admin and a Fabrikam
-// guest. GRAPHSIM_ADDR and GRAPHSIM_SEED set the flags' defaults. It prints
+// guest; the partner's verified domain is fabrikam.example. The delays are
+// how long Microsoft takes to activate an approved relationship, to
+// replicate a new guest, to show an auto-extension after the end date and
+// to finish a termination (graphsim.Delays); all default to 0, and
+// scripts/run-local.sh sets short ones so that the app is seen waiting.
+// GRAPHSIM_ADDR and GRAPHSIM_SEED set the flags' defaults. It prints
 // its Graph base URL on stdout, logs JSON to stderr, and stops cleanly on
 // SIGINT or SIGTERM.
 package main
@@ -52,6 +59,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	addr := fs.String("addr", defAddr, "listen address")
 	seedPath := fs.String("seed", getenv("GRAPHSIM_SEED"), "seed JSON file (default: the embedded Fabrikam/Contoso demo)")
 	verbose := fs.Bool("v", false, "log every Graph request")
+	var delays graphsim.Delays
+	fs.DurationVar(&delays.Activation, "activation-delay", 0, "time from the customer's approval to an active relationship (approved, then activating)")
+	fs.DurationVar(&delays.Replication, "replication-delay", 0, "time a new guest is invisible to reads and role assignment after its invitation")
+	fs.DurationVar(&delays.AutoExtend, "auto-extend-delay", 0, "time after its end before an auto-extended relationship shows its new end")
+	fs.DurationVar(&delays.Termination, "termination-delay", 0, "time from an accepted terminate to a terminated relationship")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,6 +91,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("%s: %w", source, err)
 	}
 	sim := graphsim.New(seed)
+	if err := sim.SetDelays(delays); err != nil {
+		return err
+	}
 	sim.SetLogger(log)
 
 	ln, err := net.Listen("tcp", *addr)
@@ -95,7 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	base := "http://" + ln.Addr().String() + "/v1.0"
 	log.Info("listening", "addr", ln.Addr().String(), "baseURL", base, "seed", source,
-		"partnerTenantId", seed.Partner.ID, "customers", len(seed.Customers))
+		"partnerTenantId", seed.Partner.ID, "customers", len(seed.Customers),
+		"activationDelay", delays.Activation.String(), "replicationDelay", delays.Replication.String(),
+		"autoExtendDelay", delays.AutoExtend.String(), "terminationDelay", delays.Termination.String())
 	fmt.Fprintln(stdout, base)
 
 	select {

@@ -155,3 +155,31 @@ func TestEnvironmentDefaults(t *testing.T) {
 		t.Errorf("got %v, want the seed from GRAPHSIM_SEED to be read", err)
 	}
 }
+
+func TestDelayFlagsAndDemoDomains(t *testing.T) {
+	base, stderr, stop := serve(t, "-activation-delay", "20s", "-replication-delay", "10s")
+	defer stop()
+	root := strings.TrimSuffix(base, "/v1.0")
+	status, d := get(t, root+"/_sim/delays", "")
+	if status != 200 || d["activation"] != "20s" || d["replication"] != "10s" || d["autoExtend"] != "0s" {
+		t.Errorf("delays: got %d %v, want activation 20s, replication 10s", status, d)
+	}
+	status, doms := get(t, base+"/domains", demoPartner)
+	verified := map[string]bool{}
+	if v, ok := doms["value"].([]any); ok {
+		for _, x := range v {
+			m := x.(map[string]any)
+			verified[m["id"].(string)] = m["isVerified"] == true
+		}
+	}
+	if status != 200 || !verified["fabrikam.example"] {
+		t.Errorf("demo partner domains: got %d %v, want fabrikam.example verified", status, doms)
+	}
+	if !strings.Contains(stderr.String(), `"activationDelay":"20s"`) {
+		t.Errorf("logs: got %s, want the delays logged", stderr)
+	}
+	err := run(context.Background(), []string{"graphsim", "-addr", "127.0.0.1:0", "-replication-delay", "-1s"}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil {
+		t.Error("negative delay: got nil, want an error")
+	}
+}

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -213,6 +214,11 @@ func findTenantWide(as []access.RoleAssignment, roleID string) (access.RoleAssig
 // usual first delivery costs one call, not two. Every 400 or 409 is checked
 // against the list: a refusal worded differently still finds the
 // assignment that is there, and one that is not there keeps Graph's error.
+//
+// A principal Graph does not find (400 Request_BadRequest, "Resource '<id>'
+// does not exist or one of its queried reference-property objects are not
+// present") is KindNotFound, not KindInvalid: right after an invitation
+// the guest has not replicated yet, and the caller waits and retries.
 func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID string) (access.RoleAssignment, error) {
 	if err := need("tenantID", tenantID, "principalID", principalID, "roleID", roleID); err != nil {
 		return access.RoleAssignment{}, fmt.Errorf("assign role: %w", err)
@@ -229,6 +235,12 @@ func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID s
 	created, err := c.roleAssignments().Post(ctx, body, nil)
 	if err != nil {
 		terr := translate(ctx, err, tenantID, permRoleManagement)
+		if principalMissing(terr, principalID) {
+			var ae *access.Error
+			errors.As(terr, &ae)
+			return access.RoleAssignment{}, wrap(&access.Error{Op: ae.Op, Kind: access.KindNotFound, Code: ae.Code,
+				Msg: ae.Msg + " (the principal is not in the directory yet: a new guest replicates for a while)"})
+		}
 		if k := access.KindOf(terr); k == access.KindConflict || k == access.KindInvalid {
 			held, lerr := c.listRoleAssignments(ctx, principalID)
 			if lerr != nil {
@@ -247,6 +259,20 @@ func (c *Client) AssignRole(ctx context.Context, tenantID, principalID, roleID s
 		return access.RoleAssignment{}, wrap(access.Errorf(access.KindInternal, "graph answered no role assignment"))
 	}
 	return roleAssignment(created), nil
+}
+
+// principalMissing reports whether Graph refused a role assignment because
+// it does not find the principal: 400 Request_BadRequest whose message says
+// the principal (named by id or as "principal") does not exist. Other
+// refusals, a role definition that does not exist included, do not match.
+func principalMissing(err error, principalID string) bool {
+	var ae *access.Error
+	if !errors.As(err, &ae) || ae.Kind != access.KindInvalid || ae.Code != "Request_BadRequest" {
+		return false
+	}
+	msg := strings.ToLower(ae.Msg)
+	return strings.Contains(msg, "does not exist") &&
+		(strings.Contains(msg, "'"+strings.ToLower(principalID)+"'") || strings.Contains(msg, "principal"))
 }
 
 // RemoveRoleAssignment deletes an assignment; one already gone is no error.

@@ -160,7 +160,13 @@ type env struct {
 // start runs graphsim in process and points a real SDK client at it.
 func start(t *testing.T) *env {
 	t.Helper()
-	sim := graphsim.New(seed())
+	return startWith(t, seed())
+}
+
+// startWith is start with another seed and simulator options.
+func startWith(t *testing.T, sd graphsim.Seed, opts ...graphsim.Option) *env {
+	t.Helper()
+	sim := graphsim.New(sd, opts...)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	e := &env{sim: sim, url: srv.URL, rec: &recorder{next: http.DefaultTransport}}
@@ -431,13 +437,22 @@ func TestAssignRoleRefusals(t *testing.T) {
 	e := start(t)
 	// Not a duplicate: the list finds nothing, and Graph's own error is
 	// what the caller gets.
-	_, err := e.dir.AssignRole(e.ctx, customerID, "00000000-0000-4000-8000-00000000dead", access.SecurityReaderID)
+	_, err := e.dir.AssignRole(e.ctx, customerID, adminID, "not-a-role-id")
 	var ae *access.Error
-	if !access.IsKind(err, access.KindInvalid) || !errors.As(err, &ae) || ae.Code != "Request_BadRequest" || !strings.Contains(err.Error(), "is not in the directory") {
-		t.Errorf("unknown principal: got %v (kind %v), want Graph's 400 kept", err, access.KindOf(err))
+	if !access.IsKind(err, access.KindInvalid) || !errors.As(err, &ae) || ae.Code != "Request_BadRequest" || !strings.Contains(err.Error(), "roleDefinitionId") {
+		t.Errorf("bad role id: got %v (kind %v), want Graph's 400 kept", err, access.KindOf(err))
 	}
 	if ops := e.sim.State().Requests.ByOperation; ops[graphsim.OpListRoleAssignments] != 1 {
 		t.Errorf("lists: got %d, want 1 (the check after the refusal)", ops[graphsim.OpListRoleAssignments])
+	}
+	// A principal Graph does not find is not found (it may be a guest
+	// still replicating), Graph's code kept, and nothing to list.
+	_, err = e.dir.AssignRole(e.ctx, customerID, "00000000-0000-4000-8000-00000000dead", access.SecurityReaderID)
+	if !access.Match(access.E(access.KindNotFound, access.Op("graph.AssignRole"), access.Code("Request_BadRequest")), err) || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("unknown principal: got %v (kind %v), want not found with Graph's 400 code and message", err, access.KindOf(err))
+	}
+	if ops := e.sim.State().Requests.ByOperation; ops[graphsim.OpListRoleAssignments] != 1 {
+		t.Errorf("lists: got %d, want still 1 (no check for a principal that is not there)", ops[graphsim.OpListRoleAssignments])
 	}
 
 	// A duplicate whose check fails for a while: retryable, not invalid,
@@ -615,6 +630,10 @@ func TestRelationshipLifecycle(t *testing.T) {
 	if err := e.dir.TerminateRelationship(e.ctx, partnerID, stale); !access.IsKind(err, access.KindConflict) {
 		t.Errorf("terminate with a stale etag: got %v, want conflict", err)
 	}
+	// Termination takes Microsoft a while: terminationRequested first.
+	if err := e.sim.SetDelays(graphsim.Delays{Termination: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.dir.TerminateRelationship(e.ctx, partnerID, active); err != nil {
 		t.Fatal(err)
 	}
@@ -622,8 +641,13 @@ func TestRelationshipLifecycle(t *testing.T) {
 		t.Errorf("after terminate: got %s, want terminationRequested", s)
 	}
 	ended, _ := e.dir.Relationship(e.ctx, partnerID, rel.ID)
-	if err := e.dir.TerminateRelationship(e.ctx, partnerID, ended); err != nil {
-		t.Errorf("terminate again: got %v, want nil", err)
+	before = len(e.rec.all())
+	if err := e.dir.TerminateRelationship(e.ctx, partnerID, ended); err != nil || len(e.rec.all()) != before {
+		t.Errorf("terminate again: got %v after %d requests, want nil and no request", err, len(e.rec.all())-before)
+	}
+	e.sim.AdvanceClock(time.Hour)
+	if got, err := e.dir.Relationship(e.ctx, partnerID, rel.ID); err != nil || got.Status != access.RelTerminated || got.EndDateTime.IsZero() {
+		t.Errorf("an hour later: got %+v, %v, want terminated with its end date", got, err)
 	}
 }
 
@@ -885,4 +909,186 @@ func BenchmarkAssignRoleAgain(b *testing.B) {
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+func TestRelationshipByName(t *testing.T) {
+	e := start(t)
+	create := func(name string) (access.Relationship, error) {
+		return e.dir.CreateRelationship(e.ctx, partnerID, access.RelationshipRequest{
+			DisplayName: name, CustomerTenantID: customerID,
+			Roles: []string{access.SecurityReaderID}, Duration: "P30D",
+		})
+	}
+	quoted, err := create("O'Brien SEC-43 1a2b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := create("SEC-44 3c4d"); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.reset()
+	got, err := e.dir.RelationshipByName(e.ctx, partnerID, "O'Brien SEC-43 1a2b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != quoted.ID || got.ETag == "" || got.Status != access.RelCreated || got.CustomerTenantID != customerID {
+		t.Errorf("by name: got %+v, want %s, created, with an etag", got, quoted.ID)
+	}
+	trips := e.rec.all()
+	if len(trips) != 1 || trips[0].method != http.MethodGet || !strings.HasSuffix(trips[0].path, "/tenantRelationships/delegatedAdminRelationships") {
+		t.Fatalf("requests: got %+v, want one list", trips)
+	}
+	log := e.sim.State().Requests.Log
+	if last := log[len(log)-1]; last.Operation != graphsim.OpListRelationships || last.Status != 200 {
+		t.Errorf("graphsim: got %+v, want the list answered 200", last)
+	}
+	if seeded, err := e.dir.RelationshipByName(e.ctx, partnerID, "Contoso SOC"); err != nil || seeded.ID != activeRel || seeded.Status != access.RelActive {
+		t.Errorf("seeded by name: got %+v, %v, want %s active", seeded, err, activeRel)
+	}
+	if _, err := e.dir.RelationshipByName(e.ctx, partnerID, "SEC-45 none"); !access.IsKind(err, access.KindNotFound) {
+		t.Errorf("unknown name: got %v (kind %v), want not found", err, access.KindOf(err))
+	}
+	if _, err := e.dir.RelationshipByName(e.ctx, customerID, "Contoso SOC"); !access.IsKind(err, access.KindNotFound) {
+		t.Errorf("as the customer: got %v, want not found (the partner's relationships are its own)", err)
+	}
+
+	// Graph keeps names unique across the partner's relationships and at
+	// most 50 characters: a second create with the name is refused, which
+	// is how a redelivered request finds its relationship again.
+	if _, err := create("O'Brien SEC-43 1a2b"); !access.IsKind(err, access.KindInvalid) || !strings.Contains(err.Error(), "unique") {
+		t.Errorf("same name again: got %v (kind %v), want invalid naming uniqueness", err, access.KindOf(err))
+	}
+	if _, err := create(strings.Repeat("é", 51)); !access.IsKind(err, access.KindInvalid) {
+		t.Errorf("51 characters: got %v (kind %v), want invalid", err, access.KindOf(err))
+	}
+	if _, err := create(strings.Repeat("é", 50)); err != nil {
+		t.Errorf("50 characters: got %v, want created", err)
+	}
+}
+
+func TestDeleteRelationship(t *testing.T) {
+	e := start(t)
+	create := func(name string) access.Relationship {
+		t.Helper()
+		rel, err := e.dir.CreateRelationship(e.ctx, partnerID, access.RelationshipRequest{
+			DisplayName: name, CustomerTenantID: customerID,
+			Roles: []string{access.SecurityReaderID}, Duration: "P30D",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rel
+	}
+	gone := func(id string) bool {
+		pt, _ := e.sim.State().Tenant(partnerID)
+		_, ok := pt.Relationship(id)
+		return !ok
+	}
+
+	rel := create("SEC-50 aaaa")
+	e.rec.reset()
+	if err := e.dir.DeleteRelationship(e.ctx, partnerID, rel); err != nil {
+		t.Fatal(err)
+	}
+	if trips := e.rec.all(); len(trips) != 1 || trips[0].method != http.MethodDelete || trips[0].header.Get("If-Match") != rel.ETag || trips[0].status != 204 {
+		t.Errorf("delete request: got %+v, want one DELETE If-Match the etag, answered 204", trips)
+	}
+	if !gone(rel.ID) {
+		t.Errorf("graphsim: relationship %s still there", rel.ID)
+	}
+	if err := e.dir.DeleteRelationship(e.ctx, partnerID, rel); err != nil {
+		t.Errorf("delete again: got %v, want nil (already gone)", err)
+	}
+	// Deleted, its name is free again.
+	if _, err := e.dir.RelationshipByName(e.ctx, partnerID, "SEC-50 aaaa"); !access.IsKind(err, access.KindNotFound) {
+		t.Errorf("by name after delete: got %v, want not found", err)
+	}
+
+	// A stale etag is a conflict (412), and nothing is deleted.
+	stale := create("SEC-51 bbbb")
+	created := "created"
+	if err := e.sim.ChangeRelationship(stale.ID, graphsim.RelationshipChange{Status: &created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.DeleteRelationship(e.ctx, partnerID, stale); !access.Match(access.E(access.KindConflict, access.Op("graph.DeleteRelationship")), err) {
+		t.Errorf("stale etag: got %+v (kind %v), want conflict", err, access.KindOf(err))
+	}
+	if gone(stale.ID) {
+		t.Fatal("graphsim: deleted despite the stale etag")
+	}
+	fresh, err := e.dir.Relationship(e.ctx, partnerID, stale.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.DeleteRelationship(e.ctx, partnerID, fresh); err != nil || !gone(stale.ID) {
+		t.Errorf("fresh etag: got %v, want deleted", err)
+	}
+
+	// Only while created: once locked for approval Graph refuses (400).
+	locked := create("SEC-52 cccc")
+	if _, err := e.dir.LockForApproval(e.ctx, partnerID, locked); err != nil {
+		t.Fatal(err)
+	}
+	pending, err := e.dir.Relationship(e.ctx, partnerID, locked.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.dir.DeleteRelationship(e.ctx, partnerID, pending); !access.IsKind(err, access.KindInvalid) || !strings.Contains(err.Error(), "created") {
+		t.Errorf("approvalPending: got %v (kind %v), want invalid", err, access.KindOf(err))
+	}
+	if gone(locked.ID) {
+		t.Error("graphsim: an approvalPending relationship was deleted")
+	}
+}
+
+func TestAssignRoleToGuestStillReplicating(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := startWith(t, seed(), graphsim.WithReplicationDelay(10*time.Minute), graphsim.WithClock(clock))
+	inv, err := e.dir.Invite(e.ctx, customerID, access.Invitation{Email: "new.analyst@fabrikam.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dir.User(e.ctx, customerID, inv.UserID); !access.IsKind(err, access.KindNotFound) {
+		t.Errorf("read right after the invitation: got %v, want not found", err)
+	}
+	_, err = e.dir.AssignRole(e.ctx, customerID, inv.UserID, access.SecurityOperatorID)
+	if !access.Match(access.E(access.KindNotFound, access.Op("graph.AssignRole"), access.Code("Request_BadRequest")), err) {
+		t.Fatalf("assign right after the invitation: got %+v (kind %v), want not found (replicating)", err, access.KindOf(err))
+	}
+	if held := e.customer(t).RoleAssignmentsOf(inv.UserID); len(held) != 0 {
+		t.Fatalf("graphsim: got %+v, want no assignment yet", held)
+	}
+
+	mu.Lock()
+	now = now.Add(10 * time.Minute)
+	mu.Unlock()
+	if u, err := e.dir.User(e.ctx, customerID, inv.UserID); err != nil || u.UserType != "Guest" {
+		t.Errorf("read after replication: got %+v, %v, want the guest", u, err)
+	}
+	a, err := e.dir.AssignRole(e.ctx, customerID, inv.UserID, access.SecurityOperatorID)
+	if err != nil || a.PrincipalID != inv.UserID {
+		t.Fatalf("assign after replication: got %+v, %v, want the assignment", a, err)
+	}
+}
+
+func TestVerifiedDomains(t *testing.T) {
+	sd := seed()
+	sd.Partner.Domains = []graphsim.Domain{
+		{ID: "fabrikam.example", IsVerified: true, IsDefault: true},
+		{ID: "pending.fabrikam.example"},
+	}
+	e := startWith(t, sd)
+	got, err := e.dir.VerifiedDomains(e.ctx, partnerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The initial onmicrosoft.com domain is always there, verified.
+	if want := []string{"fabrikam.example", "fabrikam.onmicrosoft.com"}; !slices.Equal(got, want) {
+		t.Errorf("partner: got %v, want %v", got, want)
+	}
+	if got, err := e.dir.VerifiedDomains(e.ctx, customerID); err != nil || !slices.Equal(got, []string{"contoso.onmicrosoft.com"}) {
+		t.Errorf("customer: got %v, %v, want its initial domain only", got, err)
+	}
 }

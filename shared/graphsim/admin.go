@@ -120,8 +120,12 @@ func writeFault(w http.ResponseWriter, r *http.Request, f *Fault) {
 }
 
 // ApproveRelationship does what the customer does in the admin center: it
-// moves a relationship from approvalPending to active and starts its
-// duration. It fails for an unknown relationship or another status.
+// moves a relationship from approvalPending to approved, which then goes
+// through activating to active once Delays.Activation has passed
+// ("delegatedAdminRelationship resource type", Graph v1.0, status values);
+// the duration starts at activation. With no activation delay the
+// relationship reads active at once. It fails for an unknown relationship
+// or another status.
 func (s *Server) ApproveRelationship(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,15 +136,13 @@ func (s *Server) ApproveRelationship(id string) error {
 	if r.Status != "approvalPending" {
 		return fmt.Errorf("relationship %s is %s, not approvalPending: %w", id, r.Status, ErrConflict)
 	}
-	d, err := parseDuration(r.Duration)
-	if err != nil {
+	if _, err := parseDuration(r.Duration); err != nil {
 		return fmt.Errorf("relationship %s: %w", id, err)
 	}
-	now := s.now().UTC()
-	r.Status = "active"
-	r.ActivatedDateTime = now
-	r.EndDateTime = d.addTo(now)
+	r.Status = "approved"
+	r.ApprovedDateTime = s.now().UTC()
 	s.touch(r)
+	s.settle(r)
 	return nil
 }
 
@@ -159,6 +161,9 @@ var relationshipStatuses = []string{
 }
 
 // ChangeRelationship applies a change and gives the relationship a new ETag.
+// A new status is where the relationship stays: a transition under way
+// (activation, termination) is dropped. Auto-extension and expiry at the
+// end date still apply.
 func (s *Server) ChangeRelationship(id string, ch RelationshipChange) error {
 	if ch.Status != nil && !slices.Contains(relationshipStatuses, *ch.Status) {
 		return fmt.Errorf("status %q is not a relationship status: %w", *ch.Status, ErrInvalid)
@@ -171,6 +176,7 @@ func (s *Server) ChangeRelationship(id string, ch RelationshipChange) error {
 	}
 	if ch.Status != nil {
 		r.Status = *ch.Status
+		r.ApprovedDateTime, r.TerminationRequestedDateTime = time.Time{}, time.Time{}
 	}
 	if ch.EndDateTime != nil {
 		r.EndDateTime = ch.EndDateTime.UTC()
@@ -187,6 +193,7 @@ func (s *Server) ChangeRelationship(id string, ch RelationshipChange) error {
 func (s *Server) relationshipAnywhere(id string) *Relationship {
 	for _, tid := range s.order {
 		if r := findRelationship(s.tenants[tid], id); r != nil {
+			s.settle(r)
 			return r
 		}
 	}
@@ -244,6 +251,7 @@ func (s *Server) State() State {
 		},
 	}
 	for _, id := range s.order {
+		s.settleTenant(s.tenants[id])
 		st.Tenants = append(st.Tenants, cloneTenant(*s.tenants[id]))
 	}
 	for k, v := range s.stats.ByOperation {
@@ -294,6 +302,7 @@ func cloneTenant(t Tenant) Tenant {
 	t.Groups = slices.Clone(t.Groups)
 	t.RoleAssignments = slices.Clone(t.RoleAssignments)
 	t.Relationships = slices.Clone(t.Relationships)
+	t.Domains = slices.Clone(t.Domains)
 	for i := range t.Relationships {
 		r := &t.Relationships[i]
 		r.Roles = slices.Clone(r.Roles)

@@ -44,10 +44,14 @@ func notFound(c *graphCall, id string) {
 		"Resource '"+id+"' does not exist or one of its queried reference-property objects are not present.")
 }
 
+// getUser reads a user. A guest an invitation created moments ago is not
+// found (404) until Delays.Replication has passed: "Create invitation"
+// (Graph v1.0) returns the new user's id at once, but Microsoft Entra ID
+// replicates the object to the replica that serves the next read later.
 func (s *Server) getUser(c *graphCall) {
 	id := c.r.PathValue("id")
 	u := findUser(c.tenant, id, false)
-	if u == nil {
+	if u == nil || !s.userVisible(u) {
 		notFound(c, id)
 		return
 	}
@@ -101,6 +105,8 @@ func (s *Server) createInvitation(c *graphCall) {
 			Mail:              email,
 			UserPrincipalName: strings.ReplaceAll(email, "@", "_") + "#EXT#@" + c.tenant.Domain,
 			UserType:          "Guest",
+			// From now on the guest replicates (see getUser).
+			CreatedDateTime: s.now().UTC(),
 		})
 		guest = &c.tenant.Users[len(c.tenant.Users)-1]
 	}
@@ -233,10 +239,17 @@ type roleAssignmentBody struct {
 	DirectoryScopeID string `json:"directoryScopeId"`
 }
 
-// createRoleAssignment assigns a directory role. The principal must be a
-// user or group of the tenant. A second identical assignment is refused as
-// Graph refuses it: 400 Request_BadRequest, "A conflicting object ...",
-// whether it comes from a retry or from a client racing another one.
+// createRoleAssignment assigns a directory role ("Create
+// unifiedRoleAssignment", Graph v1.0). The principal must be a user or
+// group of the tenant that has replicated: one that is not there, or a
+// guest invited less than Delays.Replication ago, is refused with 400
+// Request_BadRequest and Graph's directory message "Resource '<id>' does
+// not exist or one of its queried reference-property objects are not
+// present." (as reported for role assignments to just-created users,
+// microsoftgraph/microsoft-graph-docs#18218). A second identical
+// assignment is refused as Graph refuses it: 400 Request_BadRequest, "A
+// conflicting object ...", whether it comes from a retry or from a client
+// racing another one.
 func (s *Server) createRoleAssignment(c *graphCall) {
 	var in roleAssignmentBody
 	if !decodeJSON(c, &in) {
@@ -250,9 +263,9 @@ func (s *Server) createRoleAssignment(c *graphCall) {
 		writeError(c.w, c.r, http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'directoryScopeId' of resource 'UnifiedRoleAssignment'.")
 		return
 	}
-	if !hasPrincipal(c.tenant, in.PrincipalID) {
+	if !s.hasPrincipal(c.tenant, in.PrincipalID) {
 		writeError(c.w, c.r, http.StatusBadRequest, "Request_BadRequest",
-			"Invalid value specified for property 'principalId' of resource 'UnifiedRoleAssignment': "+in.PrincipalID+" is not in the directory.")
+			"Resource '"+in.PrincipalID+"' does not exist or one of its queried reference-property objects are not present.")
 		return
 	}
 	for _, a := range c.tenant.RoleAssignments {
@@ -275,10 +288,12 @@ func (s *Server) createRoleAssignment(c *graphCall) {
 	writeJSON(c.w, c.r, http.StatusCreated, out)
 }
 
-func hasPrincipal(t *Tenant, id string) bool {
-	for _, u := range t.Users {
-		if strings.EqualFold(u.ID, id) {
-			return true
+// hasPrincipal reports whether a user (replicated, see getUser) or group
+// of the tenant has this id. The caller holds s.mu.
+func (s *Server) hasPrincipal(t *Tenant, id string) bool {
+	for i := range t.Users {
+		if u := &t.Users[i]; strings.EqualFold(u.ID, id) {
+			return s.userVisible(u)
 		}
 	}
 	for _, g := range t.Groups {

@@ -78,17 +78,6 @@ func relationshipOr404(c *graphCall) *Relationship {
 	return r
 }
 
-func (s *Server) listRelationships(c *graphCall) {
-	value := []map[string]any{}
-	for _, r := range c.tenant.Relationships {
-		value = append(value, relationshipJSON(r))
-	}
-	writeJSON(c.w, c.r, http.StatusOK, map[string]any{
-		"@odata.context": odataContext + relationshipsPath,
-		"value":          value,
-	})
-}
-
 func (s *Server) getRelationship(c *graphCall) {
 	r := relationshipOr404(c)
 	if r == nil {
@@ -117,9 +106,11 @@ type relationshipBody struct {
 }
 
 // createRelationship creates a relationship in status created, checking the
-// rules GDAP documents: a display name, a duration from P1D to P730D, at
-// least one role, auto-extension PT0S or P180D and never with Global
-// Administrator.
+// rules GDAP documents ("Create delegatedAdminRelationship" and
+// "delegatedAdminRelationship resource type", Graph v1.0): a display name,
+// unique across the partner's relationships and at most 50 characters
+// (displayNameProblem), a duration from P1D to P730D, at least one role,
+// auto-extension PT0S or P180D and never with Global Administrator.
 func (s *Server) createRelationship(c *graphCall) {
 	var in relationshipBody
 	if !decodeJSON(c, &in) {
@@ -128,6 +119,10 @@ func (s *Server) createRelationship(c *graphCall) {
 	bad := func(msg string) { writeError(c.w, c.r, http.StatusBadRequest, "BadRequest", msg) }
 	if strings.TrimSpace(in.DisplayName) == "" {
 		bad("The displayName property is required.")
+		return
+	}
+	if msg := displayNameProblem(c.tenant, in.DisplayName); msg != "" {
+		bad(msg)
 		return
 	}
 	d, err := parseDuration(in.Duration)
@@ -211,10 +206,14 @@ func (s *Server) touch(r *Relationship) {
 	r.ETag = newETag()
 }
 
-// createRelationshipRequest applies a partner action to a relationship at
-// once (Graph does it asynchronously): lockForApproval moves created to
-// approvalPending; terminate moves an active relationship to
-// terminationRequested and withdraws one never approved.
+// createRelationshipRequest applies a partner action to a relationship
+// ("Create delegatedAdminRelationshipRequest", Graph v1.0, and the status
+// values of "delegatedAdminRelationship resource type"): lockForApproval
+// moves created to approvalPending at once; terminate is accepted only for
+// an active relationship and moves it to terminationRequested, then by
+// itself through terminating to terminated (Delays.Termination). Any other
+// status is refused with 400: a relationship never approved is deleted
+// while created, and cannot be terminated before it is active.
 func (s *Server) createRelationshipRequest(c *graphCall) {
 	r := relationshipOr404(c)
 	if r == nil {
@@ -241,16 +240,12 @@ func (s *Server) createRelationshipRequest(c *graphCall) {
 		}
 		r.Status = "approvalPending"
 	case "terminate":
-		switch r.Status {
-		case "active", "expiring":
-			r.Status = "terminationRequested"
-		case "created", "approvalPending":
-			r.Status = "terminated"
-			r.EndDateTime = s.now().UTC()
-		default:
+		if r.Status != "active" {
 			refuse()
 			return
 		}
+		r.Status = "terminationRequested"
+		r.TerminationRequestedDateTime = s.now().UTC()
 	case "approve", "reject":
 		writeError(c.w, c.r, http.StatusForbidden, "Forbidden",
 			"Only the customer can "+in.Action+" a relationship; graphsim approves through POST /_sim/relationships/{id}/approve.")

@@ -12,6 +12,12 @@
 // injection (throttling, outages, missing consent), latency, and the steps a
 // customer or Microsoft would take (approving a relationship, moving its end
 // date). The same knobs are methods of Server for tests in Go.
+//
+// Where the real service is strict, so is the simulator, each rule with the
+// Graph page it follows: unique display names of at most 50 characters,
+// the statuses an action needs (delete only while created, with If-Match;
+// terminate only while active), and the time Microsoft takes (activation,
+// guest replication, auto-extension, termination: see Delays).
 package graphsim
 
 import (
@@ -28,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +55,8 @@ const (
 	OpListAccessAssignments     = "listAccessAssignments"
 	OpGetAccessAssignment       = "getAccessAssignment"
 	OpCreateAccessAssignment    = "createAccessAssignment"
+	OpDeleteRelationship        = "deleteRelationship"
+	OpListDomains               = "listDomains"
 )
 
 // maxBody bounds a request body, compressed or not, so that a test gone
@@ -63,7 +72,11 @@ type Server struct {
 	mux  *http.ServeMux
 	seed Seed
 	log  *slog.Logger
-	now  func() time.Time
+	now  func() time.Time // simNow: clock plus offset
+	// clock is the time source (WithClock); offset is what AdvanceClock
+	// added to it, in nanoseconds.
+	clock  func() time.Time
+	offset atomic.Int64
 
 	mu        sync.Mutex
 	partnerID string
@@ -73,17 +86,22 @@ type Server struct {
 	faults    []*Fault
 	latency   time.Duration
 	stats     RequestStats
+	delays    Delays
 }
 
 // New returns a simulator holding the seed's tenants. The seed is not
 // validated here (ParseSeed does that for files); tenants without an id are
-// skipped.
-func New(seed Seed) *Server {
+// skipped. Options set the delays of the real services and the clock.
+func New(seed Seed, opts ...Option) *Server {
 	s := &Server{
-		mux:  http.NewServeMux(),
-		seed: seed,
-		log:  slog.New(slog.DiscardHandler),
-		now:  time.Now,
+		mux:   http.NewServeMux(),
+		seed:  seed,
+		log:   slog.New(slog.DiscardHandler),
+		clock: time.Now,
+	}
+	s.now = s.simNow
+	for _, o := range opts {
+		o(s)
 	}
 	s.load(seed)
 	s.routes()
@@ -105,10 +123,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Reset puts the simulator back to its seed and clears faults, latency,
-// mails and request counts.
+// mails, request counts and the AdvanceClock offset. The delays stay.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.offset.Store(0)
 	s.load(s.seed)
 	s.faults = nil
 	s.latency = 0
@@ -256,10 +275,12 @@ func (s *Server) routes() {
 		{"GET /tenantRelationships/delegatedAdminRelationships", OpListRelationships, (*Server).listRelationships},
 		{"POST /tenantRelationships/delegatedAdminRelationships", OpCreateRelationship, (*Server).createRelationship},
 		{"GET /tenantRelationships/delegatedAdminRelationships/{id}", OpGetRelationship, (*Server).getRelationship},
+		{"DELETE /tenantRelationships/delegatedAdminRelationships/{id}", OpDeleteRelationship, (*Server).deleteRelationship},
 		{"POST /tenantRelationships/delegatedAdminRelationships/{id}/requests", OpCreateRelationshipRequest, (*Server).createRelationshipRequest},
 		{"GET /tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments", OpListAccessAssignments, (*Server).listAccessAssignments},
 		{"POST /tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments", OpCreateAccessAssignment, (*Server).createAccessAssignment},
 		{"GET /tenantRelationships/delegatedAdminRelationships/{id}/accessAssignments/{aid}", OpGetAccessAssignment, (*Server).getAccessAssignment},
+		{"GET /domains", OpListDomains, (*Server).listDomains},
 	}
 	for _, g := range graph {
 		method, path, _ := strings.Cut(g.pattern, " ")
@@ -268,6 +289,7 @@ func (s *Server) routes() {
 		s.mux.Handle(method+" /v1.0"+path, h)
 	}
 	s.adminRoutes()
+	s.delayRoutes()
 	// Anything else gets Graph's answer to an unknown segment rather than
 	// net/http's plain-text 404, so a client sees an OData error.
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -319,7 +341,8 @@ func (s *Server) graphHandler(op string, h graphRoute) http.Handler {
 			return
 		}
 
-		tid, err := tenantOfToken(r.Header.Get("Authorization"), s.now())
+		// Entra issues tokens in real time, whatever the simulated clock.
+		tid, err := tenantOfToken(r.Header.Get("Authorization"), time.Now())
 		if err != nil {
 			writeError(rec, r, http.StatusUnauthorized, "InvalidAuthenticationToken", err.Error())
 			return
@@ -339,6 +362,9 @@ func (s *Server) graphHandler(op string, h graphRoute) http.Handler {
 			writeFault(rec, r, f)
 			return
 		}
+		// What Microsoft finished on its own since the last request (an
+		// activation, an auto-extension) shows from this request on.
+		s.settleTenant(t)
 		h(s, &graphCall{w: rec, r: r, tenant: t, body: body})
 	})
 }

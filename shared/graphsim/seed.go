@@ -29,6 +29,11 @@ type Tenant struct {
 	// Relationships are the GDAP relationships this tenant created as a
 	// partner; only its own token can read them, as in Graph.
 	Relationships []Relationship `json:"relationships,omitempty"`
+	// Domains are the tenant's domains as GET /domains lists them (the
+	// partner's verified ones are where its guests may come from). The
+	// initial domain is listed whether or not the seed names it, as in
+	// Graph.
+	Domains []Domain `json:"domains,omitempty"`
 }
 
 // User is a directory user.
@@ -38,6 +43,10 @@ type User struct {
 	Mail              string `json:"mail,omitempty"`
 	UserPrincipalName string `json:"userPrincipalName,omitempty"`
 	UserType          string `json:"userType,omitempty"` // "Member" (default) or "Guest"
+	// CreatedDateTime is when an invitation created the guest: reads and
+	// role assignments do not see it until the replication delay has
+	// passed (see Delays). Zero, as in most seeds, means long replicated.
+	CreatedDateTime time.Time `json:"createdDateTime,omitzero"`
 }
 
 // Group is a security group; GDAP access assignments must name one.
@@ -71,6 +80,15 @@ type Relationship struct {
 	EndDateTime          time.Time          `json:"endDateTime,omitzero"`
 	ETag                 string             `json:"etag,omitempty"` // set by the simulator
 	AccessAssignments    []AccessAssignment `json:"accessAssignments,omitempty"`
+	// ApprovedDateTime is when the customer approved through the
+	// simulator; from then on the status moves by itself through
+	// activating to active (see Delays). A relationship seeded or set
+	// approved or activating without it stays there until changed.
+	ApprovedDateTime time.Time `json:"approvedDateTime,omitzero"`
+	// TerminationRequestedDateTime is when terminate was accepted; from
+	// then on the status moves by itself through terminating to
+	// terminated.
+	TerminationRequestedDateTime time.Time `json:"terminationRequestedDateTime,omitzero"`
 }
 
 // AccessAssignment gives a partner security group roles through a
