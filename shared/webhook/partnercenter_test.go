@@ -21,34 +21,48 @@ import (
 
 var pcBody = []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/2d8b4e1f-7c3a-4b9e-a0f1-5e6d7c8b9a01-5f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487+00:00"}`)
 
-// certServer serves the test certificates the way Partner Center's storage
-// account does, and counts requests per path.
-type certServer struct {
-	*httptest.Server
+// pathHits counts a test server's requests per path.
+type pathHits struct {
 	mu   sync.Mutex
 	hits map[string]int
 }
 
-func (s *certServer) hitsOf(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits[path]
+func (h *pathHits) hit(path string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hits == nil {
+		h.hits = map[string]int{}
+	}
+	h.hits[path]++
 }
 
-func (s *certServer) total() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (h *pathHits) hitsOf(path string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.hits[path]
+}
+
+func (h *pathHits) total() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	n := 0
-	for _, h := range s.hits {
-		n += h
+	for _, k := range h.hits {
+		n += k
 	}
 	return n
+}
+
+// certServer serves the test certificates the way Partner Center's storage
+// account does, and counts requests per path.
+type certServer struct {
+	*httptest.Server
+	pathHits
 }
 
 func newCertServer(t *testing.T, redirectTo func() string) *certServer {
 	t.Helper()
 	p := thePKI(t)
-	s := &certServer{hits: map[string]int{}}
+	s := &certServer{}
 	files := map[string][]byte{
 		"/cert/leaf.cer":      p.leaf,
 		"/cert/leaf.pem":      pemOf(p.leaf),
@@ -64,9 +78,7 @@ func newCertServer(t *testing.T, redirectTo func() string) *certServer {
 		"/cert/big.cer":       append(pemOf(p.leaf), bytes.Repeat([]byte("A"), MaxCertSize)...),
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.hits[r.URL.Path]++
-		s.mu.Unlock()
+		s.hit(r.URL.Path)
 		switch r.URL.Path {
 		case "/cert/503.cer":
 			http.Error(w, "busy", http.StatusServiceUnavailable)
@@ -506,18 +518,18 @@ func TestLoadRoots(t *testing.T) {
 // a certificate store or a CA's caIssuers store.
 type fileServer struct {
 	*httptest.Server
+	pathHits
 	mu        sync.Mutex
 	files     map[string][]byte
 	redirects map[string]string
-	hits      map[string]int
 }
 
 func newFileServer(t *testing.T) *fileServer {
 	t.Helper()
-	s := &fileServer{files: map[string][]byte{}, redirects: map[string]string{}, hits: map[string]int{}}
+	s := &fileServer{files: map[string][]byte{}, redirects: map[string]string{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hit(r.URL.Path)
 		s.mu.Lock()
-		s.hits[r.URL.Path]++
 		b, ok := s.files[r.URL.Path]
 		to, moved := s.redirects[r.URL.Path]
 		s.mu.Unlock()
@@ -547,22 +559,6 @@ func (s *fileServer) redirect(path, to string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.redirects[path] = to
-}
-
-func (s *fileServer) hitsOf(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.hits[path]
-}
-
-func (s *fileServer) total() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, h := range s.hits {
-		n += h
-	}
-	return n
 }
 
 // aiaWorld is Partner Center's shape: the certificate store serves leaves

@@ -76,23 +76,7 @@ func newTestPKI(tb testing.TB) *testPKI {
 	serial := int64(1)
 	ca := func(cn string, key *ecdsa.PrivateKey, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
 		serial++
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(serial),
-			Subject:               pkix.Name{CommonName: cn, Organization: []string{"Test PKI"}},
-			NotBefore:             now.Add(-time.Hour),
-			NotAfter:              now.Add(24 * time.Hour),
-			IsCA:                  true,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageCertSign,
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-		must(err)
-		c, err := x509.ParseCertificate(der)
-		must(err)
-		return c
+		return signCA(tb, serial, now, cn, key, parent, parentKey)
 	}
 	root := ca("Test Root", rootKey, nil, nil)
 	stranger := ca("Stranger Root", strangerKey, nil, nil)
@@ -147,9 +131,16 @@ func issueCA(tb testing.TB, cn string, parent *x509.Certificate, parentKey crypt
 	if err != nil {
 		tb.Fatal(err)
 	}
-	now := time.Now()
+	return signCA(tb, 1000+aiaSerial.Add(1), time.Now(), cn, key, parent, parentKey, aia...), key
+}
+
+// signCA makes a CA certificate of the Test PKI for cn and key, valid from
+// an hour before now for a day, signed by parent (nil: self-signed) and
+// naming its issuer by the caIssuers URLs aia.
+func signCA(tb testing.TB, serial int64, now time.Time, cn string, key *ecdsa.PrivateKey, parent *x509.Certificate, parentKey crypto.Signer, aia ...string) *x509.Certificate {
+	tb.Helper()
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1000 + aiaSerial.Add(1)),
+		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"Test PKI"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
@@ -169,7 +160,7 @@ func issueCA(tb testing.TB, cn string, parent *x509.Certificate, parentKey crypt
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return c, key
+	return c
 }
 
 // issueLeaf makes a Partner Center-like leaf for the PKI's leaf key under
