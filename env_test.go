@@ -25,7 +25,8 @@ const (
 func seed() graphsim.Seed {
 	return graphsim.Seed{
 		Partner: graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam",
-			Users: []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: mailFrom, UserPrincipalName: mailFrom}}},
+			Domains: []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
+			Users:   []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: mailFrom, UserPrincipalName: mailFrom}}},
 		Customers: []graphsim.Tenant{{ID: customerTenant, DisplayName: "Contoso",
 			Users: []graphsim.User{{ID: fixtureGuest, DisplayName: "Fabrikam analyst", Mail: "analyst@fabrikam.example", UserType: "Guest"}}}},
 	}

@@ -60,8 +60,9 @@ type local struct {
 func seed() graphsim.Seed {
 	return graphsim.Seed{
 		Partner: graphsim.Tenant{ID: partner, DisplayName: "Fabrikam",
-			Users:  []graphsim.User{{ID: "f0000000-0000-4000-8000-000000000001", DisplayName: "Notifications", Mail: mailbox, UserPrincipalName: mailbox}},
-			Groups: []graphsim.Group{{ID: group, DisplayName: "SOC analysts"}},
+			Domains: []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
+			Users:   []graphsim.User{{ID: "f0000000-0000-4000-8000-000000000001", DisplayName: "Notifications", Mail: mailbox, UserPrincipalName: mailbox}},
+			Groups:  []graphsim.Group{{ID: group, DisplayName: "SOC analysts"}},
 			Relationships: []graphsim.Relationship{{ID: relSeeded, DisplayName: "Contoso Security Copilot", Status: "approvalPending",
 				CustomerTenantID: customer, Roles: []string{access.SecurityReaderID, access.SecurityOperatorID}, Duration: "P730D", AutoExtendDuration: "PT0S"}}},
 		Customers: []graphsim.Tenant{{ID: customer, DisplayName: "Contoso"}},

@@ -320,6 +320,7 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 func demoSeed() graphsim.Seed {
 	return graphsim.Seed{
 		Partner: graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam",
+			Domains: []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
 			Users: []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Copilot access notifications",
 				Mail: "copilot-access@fabrikam.example", UserPrincipalName: "copilot-access@fabrikam.example"}},
 			Groups: []graphsim.Group{{ID: partnerGroup, DisplayName: "Fabrikam SOC"}}},

@@ -124,6 +124,7 @@ func newWorkload(rng *rand.Rand, scenario string, n, gdapEvery int, now time.Tim
 func (w workload) seed() graphsim.Seed {
 	return graphsim.Seed{
 		Partner: graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam",
+			Domains:       []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
 			Users:         []graphsim.User{{ID: "f0000000-0000-4000-8000-000000000001", DisplayName: "Notifications", Mail: mailbox, UserPrincipalName: mailbox}},
 			Groups:        []graphsim.Group{{ID: partnerGroup, DisplayName: "SOC analysts"}},
 			Relationships: slices.Clone(w.Rels)},

@@ -79,8 +79,9 @@ func (w *workload) guid() string {
 // GDAP grants'), and the customer tenants with their guests.
 func (w *workload) seed() graphsim.Seed {
 	partner := graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam MSSP",
-		Users:  []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: mailFrom, UserPrincipalName: mailFrom}},
-		Groups: []graphsim.Group{{ID: partnerGroup, DisplayName: "Fabrikam SOC analysts"}}}
+		Domains: []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
+		Users:   []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: mailFrom, UserPrincipalName: mailFrom}},
+		Groups:  []graphsim.Group{{ID: partnerGroup, DisplayName: "Fabrikam SOC analysts"}}}
 	activated := w.now.Add(-time.Hour)
 	for _, r := range w.rels {
 		partner.Relationships = append(partner.Relationships, graphsim.Relationship{
