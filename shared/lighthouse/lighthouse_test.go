@@ -114,6 +114,33 @@ func decode(t *testing.T, b []byte) any {
 	return v
 }
 
+// rendered renders o's template, failing the test on error, and returns it
+// as written and decoded.
+func rendered(t *testing.T, o Offer) ([]byte, any) {
+	t.Helper()
+	b, err := Render(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, decode(t, b)
+}
+
+// pathValue is a value a decoded document should hold at a path.
+type pathValue struct {
+	path []any
+	want any
+}
+
+// wantValues fails the test for each value doc does not hold.
+func wantValues(t *testing.T, doc any, values []pathValue) {
+	t.Helper()
+	for _, c := range values {
+		if got := at(t, doc, c.path...); got != c.want {
+			t.Errorf("%v = %v, want %v", c.path, got, c.want)
+		}
+	}
+}
+
 // at follows a path of object keys (string) and array indexes (int).
 func at(t *testing.T, v any, path ...any) any {
 	t.Helper()
@@ -148,15 +175,8 @@ func has(v any, key string) bool {
 }
 
 func TestRenderShapeSubscription(t *testing.T) {
-	b, err := Render(defaultOffer())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := decode(t, b)
-	for _, c := range []struct {
-		path []any
-		want any
-	}{
+	b, tpl := rendered(t, defaultOffer())
+	wantValues(t, tpl, []pathValue{
 		{[]any{"$schema"}, "https://schema.management.azure.com/schemas/2019-08-01/subscriptionDeploymentTemplate.json#"},
 		{[]any{"contentVersion"}, "1.0.0.0"},
 		{[]any{"resources", 0, "type"}, "Microsoft.ManagedServices/registrationDefinitions"},
@@ -189,11 +209,7 @@ func TestRenderShapeSubscription(t *testing.T) {
 		{[]any{"outputs", "mspOfferName", "value"}, "[concat('Managed by', ' ', parameters('mspOfferName'))]"},
 		{[]any{"outputs", "authorizations", "value"}, "[parameters('authorizations')]"},
 		{[]any{"metadata", "subscriptionId"}, subscription},
-	} {
-		if got := at(t, tpl, c.path...); got != c.want {
-			t.Errorf("%v = %v, want %v", c.path, got, c.want)
-		}
-	}
+	})
 	if n := len(at(t, tpl, "resources").([]any)); n != 2 {
 		t.Errorf("len(resources) = %d, want 2", n)
 	}
@@ -223,15 +239,8 @@ func TestRenderShapeSubscription(t *testing.T) {
 }
 
 func TestRenderShapeResourceGroup(t *testing.T) {
-	b, err := Render(rgOffer())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := decode(t, b)
-	for _, c := range []struct {
-		path []any
-		want any
-	}{
+	b, tpl := rendered(t, rgOffer())
+	wantValues(t, tpl, []pathValue{
 		{[]any{"resources", 0, "type"}, "Microsoft.ManagedServices/registrationDefinitions"},
 		{[]any{"resources", 0, "properties", "managedByTenantId"}, "[parameters('managedByTenantId')]"},
 		{[]any{"resources", 1, "type"}, "Microsoft.Resources/deployments"},
@@ -248,11 +257,7 @@ func TestRenderShapeResourceGroup(t *testing.T) {
 		{[]any{"parameters", "eligibleAuthorizations", "defaultValue", 0, "justInTimeAccessPolicy", "maximumActivationDuration"}, "PT4H"},
 		{[]any{"parameters", "eligibleAuthorizations", "defaultValue", 0, "justInTimeAccessPolicy", "managedByTenantApprovers", 0, "principalId"}, leadsGroup},
 		{[]any{"metadata", "resourceGroup"}, "rg-sentinel-prod"},
-	} {
-		if got := at(t, tpl, c.path...); got != c.want {
-			t.Errorf("%v = %v, want %v", c.path, got, c.want)
-		}
-	}
+	})
 	// The nested template is evaluated in the outer scope (the default),
 	// which is what lets it use the outer variables.
 	if has(at(t, tpl, "resources", 1, "properties"), "expressionEvaluationOptions") {
@@ -266,11 +271,7 @@ func TestRenderShapeResourceGroup(t *testing.T) {
 func TestRenderWithoutEligible(t *testing.T) {
 	o := defaultOffer()
 	o.EligibleAuthorizations = nil
-	b, err := Render(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tpl := decode(t, b)
+	_, tpl := rendered(t, o)
 	for _, path := range [][]any{{"parameters"}, {"outputs"}, {"resources", 0, "properties"}} {
 		if has(at(t, tpl, path...), "eligibleAuthorizations") {
 			t.Errorf("%v has eligibleAuthorizations, want none for an offer without them", path)
@@ -457,11 +458,8 @@ func TestRenderEligibleDefaults(t *testing.T) {
 	o := defaultOffer()
 	o.EligibleAuthorizations[0].MaximumActivation = ""
 	o.EligibleAuthorizations[0].RequireMFA = false
-	b, err := Render(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	policy := at(t, decode(t, b), "parameters", "eligibleAuthorizations", "defaultValue", 0, "justInTimeAccessPolicy")
+	_, tpl := rendered(t, o)
+	policy := at(t, tpl, "parameters", "eligibleAuthorizations", "defaultValue", 0, "justInTimeAccessPolicy")
 	if got := at(t, policy, "maximumActivationDuration"); got != "PT8H" {
 		t.Errorf("maximumActivationDuration = %v, want PT8H by default", got)
 	}

@@ -65,17 +65,22 @@ type parameter struct {
 	Metadata     description `json:"metadata"`
 }
 
-// templateParameters has eligibleAuthorizations only when the offer has
-// some, like Microsoft's two families of samples: an offer without them
-// then needs no PIM licence and shows the customer nothing it does not use.
-type templateParameters struct {
-	MSPOfferName           parameter  `json:"mspOfferName"`
-	MSPOfferDescription    parameter  `json:"mspOfferDescription"`
-	ManagedByTenantID      parameter  `json:"managedByTenantId"`
-	Authorizations         parameter  `json:"authorizations"`
-	EligibleAuthorizations *parameter `json:"eligibleAuthorizations,omitempty"`
-	RGName                 *parameter `json:"rgName,omitempty"`
+// offerParameters are the offer's parameters, declared in the template
+// (P is parameter) and given in the parameters file (P is value): one list,
+// so that the two files name the same parameters. eligibleAuthorizations
+// is there only when the offer has some, like Microsoft's two families of
+// samples: an offer without them then needs no PIM licence and shows the
+// customer nothing it does not use.
+type offerParameters[P any] struct {
+	MSPOfferName           P  `json:"mspOfferName"`
+	MSPOfferDescription    P  `json:"mspOfferDescription"`
+	ManagedByTenantID      P  `json:"managedByTenantId"`
+	Authorizations         P  `json:"authorizations"`
+	EligibleAuthorizations *P `json:"eligibleAuthorizations,omitempty"`
+	RGName                 *P `json:"rgName,omitempty"`
 }
+
+type templateParameters = offerParameters[parameter]
 
 type templateVariables struct {
 	MSPRegistrationName string `json:"mspRegistrationName"`
@@ -199,14 +204,7 @@ type value struct {
 	Value any `json:"value"`
 }
 
-type parameterValues struct {
-	MSPOfferName           value  `json:"mspOfferName"`
-	MSPOfferDescription    value  `json:"mspOfferDescription"`
-	ManagedByTenantID      value  `json:"managedByTenantId"`
-	Authorizations         value  `json:"authorizations"`
-	EligibleAuthorizations *value `json:"eligibleAuthorizations,omitempty"`
-	RGName                 *value `json:"rgName,omitempty"`
-}
+type parameterValues = offerParameters[value]
 
 func buildTemplate(o offer) template {
 	t := template{
