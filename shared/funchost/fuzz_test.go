@@ -171,19 +171,26 @@ func FuzzDecode(f *testing.F) {
 			checkUTC(t, "EnqueuedTime", m.EnqueuedTime)
 			checkUTC(t, "ExpiresAt", m.ExpiresAt)
 		}
-		tm, err := inv.Timer("timer")
-		checkDecodeError(t, err)
-		if err == nil && tm.Status != nil {
-			checkUTC(t, "Last", tm.Status.Last)
-			checkUTC(t, "Next", tm.Status.Next)
-			checkUTC(t, "LastUpdated", tm.Status.LastUpdated)
-		}
+		checkTimer(t, inv)
 		r, err := inv.HTTP("req")
 		checkDecodeError(t, err)
 		if err == nil {
 			checkRequest(t, r)
 		}
 	})
+}
+
+// checkTimer decodes the timer binding of inv, which may fail only as
+// Decode documents, and checks that its times are in UTC.
+func checkTimer(t *testing.T, inv Invocation) {
+	t.Helper()
+	tm, err := inv.Timer("timer")
+	checkDecodeError(t, err)
+	if err == nil && tm.Status != nil {
+		checkUTC(t, "Last", tm.Status.Last)
+		checkUTC(t, "Next", tm.Status.Next)
+		checkUTC(t, "LastUpdated", tm.Status.LastUpdated)
+	}
 }
 
 // FuzzDecodeQueue builds well-formed envelopes around arbitrary values, to
@@ -270,13 +277,7 @@ func FuzzDecodeTimer(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tm, err := inv.Timer("timer")
-		checkDecodeError(t, err)
-		if err == nil && tm.Status != nil {
-			checkUTC(t, "Last", tm.Status.Last)
-			checkUTC(t, "Next", tm.Status.Next)
-			checkUTC(t, "LastUpdated", tm.Status.LastUpdated)
-		}
+		checkTimer(t, inv)
 	})
 }
 
