@@ -104,13 +104,20 @@ func TestEncodeLocalRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			text, err := EncodeLocal(tt.env)
-			if err == nil {
-				t.Fatalf("EncodeLocal = %q, nil; want an error", text)
-			}
-			if got := access.KindOf(err); got != access.KindInvalid {
-				t.Errorf("kind = %v (%v), want invalid", got, err)
-			}
+			wantInvalid(t, "EncodeLocal", text, err)
 		})
+	}
+}
+
+// wantInvalid fails the test unless a call that returned got refused
+// with an error of kind invalid.
+func wantInvalid(t *testing.T, call string, got any, err error) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("%s = %#v, nil; want an error", call, got)
+	}
+	if k := access.KindOf(err); k != access.KindInvalid {
+		t.Errorf("kind = %v (%v), want invalid", k, err)
 	}
 }
 
@@ -175,12 +182,7 @@ func TestDecodeLocalRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := DecodeLocal(tt.text)
-			if err == nil {
-				t.Fatalf("DecodeLocal = %+v, nil; want an error", got)
-			}
-			if k := access.KindOf(err); k != access.KindInvalid {
-				t.Errorf("kind = %v (%v), want invalid", k, err)
-			}
+			wantInvalid(t, "DecodeLocal", got, err)
 		})
 	}
 }
