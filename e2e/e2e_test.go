@@ -291,28 +291,48 @@ func TestB2BFromTicketToExpiry(t *testing.T) {
 
 func TestGDAPApprovalFromPartnerCenter(t *testing.T) {
 	l := startLocal(t)
-	if err := l.sim.ApproveRelationship(relSeeded); err != nil {
+	// An approval of a relationship the app did not request grants nothing.
+	unrequested := []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` +
+		relSeeded + `","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487+00:00"}`)
+	if status, res := l.post("/api/webhooks/partner-center", l.pc.Headers(t, unrequested), unrequested); status != http.StatusOK || res["status"] != "not requested" {
+		t.Fatalf("approval of a relationship nobody requested: got %d %v, want 200 not requested", status, res)
+	}
+	// The app's own request, approved by the customer.
+	status, res := l.ticket(map[string]any{"deliveryId": "e2e-gdap-1", "action": "request-access", "method": "gdap",
+		"ticket": map[string]string{"system": "jira", "id": "SEC-77"}, "customerTenantId": customer,
+		"roles": []string{"Security Reader"}, "durationDays": 180})
+	if status != http.StatusAccepted {
+		t.Fatalf("request-access: got %d %v, want 202", status, res)
+	}
+	grantID, _ := res["grantId"].(string)
+	relID := strings.TrimPrefix(grantID, "gdap:")
+	if err := l.sim.ApproveRelationship(relID); err != nil {
 		t.Fatal(err)
 	}
 	event := []byte(`{"EventName":"granular-admin-relationship-approved","ResourceUri":"https://partner.microsoft.com/granularAdminRelationships/` +
-		relSeeded + `","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:00.5485487+00:00"}`)
-	status, res := l.post("/api/webhooks/partner-center", l.pc.Headers(t, event), event)
+		relID + `","ResourceName":"GranularAdminRelationship","AuditUri":null,"ResourceChangeUtcDate":"2026-11-27T08:00:01.5485487+00:00"}`)
+	status, res = l.post("/api/webhooks/partner-center", l.pc.Headers(t, event), event)
 	if status != http.StatusAccepted {
 		t.Fatalf("partner center event: got %d %v, want 202", status, res)
 	}
 	l.eventually("the GDAP grant is active", 30*time.Second, func() bool {
-		return l.grant("gdap:"+relSeeded).Status == access.StatusActive
+		return l.grant(grantID).Status == access.StatusActive
 	})
-	rel := l.sim.State().Tenants[0].Relationships[0]
-	if len(rel.AccessAssignments) != 1 || rel.AccessAssignments[0].GroupID != group {
-		t.Fatalf("access assignments: got %+v, want one for the partner group", rel.AccessAssignments)
+	var assigned []graphsim.AccessAssignment
+	for _, r := range l.sim.State().Tenants[0].Relationships {
+		if r.ID == relID {
+			assigned = r.AccessAssignments
+		}
+	}
+	if len(assigned) != 1 || assigned[0].GroupID != group {
+		t.Fatalf("access assignments: got %+v, want one for the partner group", assigned)
 	}
 	// A forged event is refused and changes nothing.
 	forged := bytes.Replace(event, []byte("approved"), []byte("terminated"), 1)
 	if status, _ := l.post("/api/webhooks/partner-center", l.pc.Headers(t, event), forged); status != http.StatusUnauthorized {
 		t.Fatalf("forged event: got %d, want 401", status)
 	}
-	if g := l.grant("gdap:" + relSeeded); g.Status != access.StatusActive {
+	if g := l.grant(grantID); g.Status != access.StatusActive {
 		t.Fatalf("after a forged event: grant %s", g.Status)
 	}
 }
