@@ -75,12 +75,9 @@ func (s *Service) expire(ctx context.Context, g access.Grant, eventID string) (d
 			// Partner Center moves the end of an auto-extending
 			// relationship some time after the old end: look again.
 			stage := 0
-			err := s.recheck(ctx, g.CustomerTenantID, g.ID, eventID, g.ExpiresAt, "relationship "+relID+" has not auto-extended yet",
-				func(id string) access.Message {
-					m := ExpiringMessage(g.CustomerTenantID, g.ID, g.ExpiresAt, stage, s.Now())
-					m.EventID = id
-					return m.message(time.Time{})
-				})
+			m := ExpiringMessage(g.CustomerTenantID, g.ID, g.ExpiresAt, stage, s.Now())
+			err := s.recheck(ctx, g.CustomerTenantID, g.ID, m.EventID, g.ExpiresAt, "relationship "+relID+" has not auto-extended yet",
+				QueueGrantExpiring, mustJSON(m))
 			return decision{outcome: Deferred}, err
 		case rel.Status == access.RelActive && autoExtends(rel):
 			reason = fmt.Sprintf("the relationship did not auto-extend within %s of its end", AutoExtendWait)

@@ -114,11 +114,7 @@ func (s *Service) awaitActivation(ctx context.Context, g access.Grant, rel acces
 		since = now
 	}
 	err := s.recheck(ctx, lower(rel.CustomerTenantID), access.GrantID(access.GDAP, rel.ID), m.EventID, since,
-		"relationship "+rel.ID+" is "+rel.Status, func(id string) access.Message {
-			again := m
-			again.EventID = id
-			return access.Message{Queue: QueueGDAPApproved, ID: id, Body: mustJSON(again)}
-		})
+		"relationship "+rel.ID+" is "+rel.Status, QueueGDAPApproved, mustJSON(m))
 	return decision{outcome: Deferred}, err
 }
 

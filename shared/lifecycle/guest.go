@@ -137,11 +137,7 @@ func (s *Service) guestNotYet(ctx context.Context, g access.Grant, m InvitationS
 	}
 	if now.Sub(since) < GuestWait {
 		err := s.recheck(ctx, m.CustomerTenantID, g.ID, m.EventID, since, "guest "+m.InvitedUserID+" not visible yet",
-			func(id string) access.Message {
-				again := m
-				again.EventID = id
-				return access.Message{Queue: QueueInvitationSent, ID: id, Body: mustJSON(again)}
-			})
+			QueueInvitationSent, mustJSON(m))
 		return decision{outcome: Deferred}, err
 	}
 	reason := fmt.Sprintf("guest %s did not appear in tenant %s within %s of its invitation", m.InvitedUserID, m.CustomerTenantID, GuestWait)

@@ -170,8 +170,8 @@ func TestActivateGuestWaitsForTheGuestToAppear(t *testing.T) {
 		t.Fatalf("re-check: got %+v, want one invitation-sent message for later, named after the event", again)
 	}
 	next := decode[InvitationSent](t, again[0])
-	if next.EventID != again[0].ID || next.InvitedUserID != late || !next.OccurredAt.Equal(msg.OccurredAt) {
-		t.Errorf("re-check body: got %+v, want the message under the re-check's id, with its own invitation time", next)
+	if next.EventID != msg.EventID || next.InvitedUserID != late || !next.OccurredAt.Equal(msg.OccurredAt) {
+		t.Errorf("re-check body: got %+v, want the event itself (its id and invitation time) under a message id of its own", next)
 	}
 	due := f.store.dueEntries()
 	if len(due) != 1 || due[0].Stage != access.StageRecheck || due[0].Message == nil || due[0].Message.ID != again[0].ID || !due[0].Due.Equal(again[0].NotBefore) {

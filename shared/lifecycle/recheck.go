@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -52,20 +51,21 @@ func nextCheck(since, now time.Time) time.Time {
 	return access.WholeSeconds(at)
 }
 
-// recheckID names the re-check of event eventID due at `at`: the original
-// event id, without an earlier re-check's suffix, and the due time.
+// recheckID is the message id of the re-check of event eventID due at
+// `at`.
 func recheckID(eventID string, at time.Time) string {
-	base, _, _ := strings.Cut(eventID, "~r")
-	return base + "~r" + strconv.FormatInt(at.Unix(), 10)
+	return eventID + "~r" + strconv.FormatInt(at.Unix(), 10)
 }
 
 // recheck schedules deferred event eventID again at its next checkpoint:
-// the message through the queue, and a due-index entry holding it, so that
-// the sweep sends it again if the queue loses it. build returns the
-// message under the re-check's event id.
-func (s *Service) recheck(ctx context.Context, customer, grantID, eventID string, since time.Time, why string, build func(eventID string) access.Message) error {
+// body, unchanged, published to queue under a message id of its own (so
+// that Service Bus duplicate detection does not drop it as the original),
+// and a due-index entry holding it, so that the sweep sends it again if the
+// queue loses it. The event keeps its id: when it is applied at last, the
+// ledger records the event itself, and a late copy of it is a duplicate.
+func (s *Service) recheck(ctx context.Context, customer, grantID, eventID string, since time.Time, why, queue string, body []byte) error {
 	at := nextCheck(since, s.Now())
-	m := build(recheckID(eventID, at))
+	m := access.Message{Queue: queue, ID: recheckID(eventID, at), Body: body}
 	m.NotBefore = at
 	if m.Properties == nil {
 		m.Properties = map[string]any{}
