@@ -35,6 +35,10 @@ type Options struct {
 	// Settle bounds how long a scenario waits for its work to finish
 	// before it reports what is missing.
 	Settle time.Duration
+	// ReplicationDelay and ActivationDelay are how long, in the delays
+	// scenario, a new guest stays invisible and an approved GDAP
+	// relationship takes to become active.
+	ReplicationDelay, ActivationDelay time.Duration
 }
 
 // Full is the size of `make reliability`.
@@ -42,7 +46,7 @@ func Full() Options {
 	return Options{
 		Events: 500, Seed: 20261127, FaultRate: 0.10, Latency: 2 * time.Second, Crashes: 10,
 		Concurrency: 16, MaxDeliveries: 10, RetryDelay: 250 * time.Millisecond, GDAPEvery: 10,
-		Settle: 6 * time.Minute,
+		Settle: 6 * time.Minute, ReplicationDelay: 20 * time.Second, ActivationDelay: 45 * time.Second,
 	}
 }
 
@@ -73,7 +77,7 @@ func (o Options) Check() error {
 		return fmt.Errorf("concurrency %d: want at least 1", o.Concurrency)
 	case o.MaxDeliveries < 1:
 		return fmt.Errorf("max deliveries %d: want at least 1", o.MaxDeliveries)
-	case o.RetryDelay < 0 || o.Latency < 0:
+	case o.RetryDelay < 0 || o.Latency < 0 || o.ReplicationDelay < 0 || o.ActivationDelay < 0:
 		return fmt.Errorf("retry delay and latency must not be negative")
 	case o.GDAPEvery < 0:
 		return fmt.Errorf("gdap-every %d: want 0 or more", o.GDAPEvery)

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,5 +108,19 @@ func TestHostile(t *testing.T) {
 	res := runScenario(t, Hostile)
 	if len(res.Checks) == 0 {
 		t.Error("hostile: no checks ran")
+	}
+}
+
+func TestDelays(t *testing.T) {
+	t.Parallel()
+	// It consumes the handler's own re-checks from the contract's queues.
+	hostQueues.Lock()
+	defer hostQueues.Unlock()
+	res := runScenario(t, Delays)
+	if res.Failed > 0 || res.DeadLettered > 0 {
+		t.Errorf("deliveries: %d failed, %d dead-lettered; want none: waiting is deferred, not failed", res.Failed, res.DeadLettered)
+	}
+	if res.Tally == nil || !strings.Contains(strings.Join(res.Notes, " "), "re-checks delivered") {
+		t.Errorf("notes %q: want the count of deferred deliveries and re-checks", res.Notes)
 	}
 }

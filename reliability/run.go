@@ -18,6 +18,7 @@ var Scenarios = []Scenario{
 	{"faults", Faults},
 	{"crashes", Crashes},
 	{"hostile", Hostile},
+	{"delays", Delays},
 }
 
 // Select returns the scenarios named in a comma list ("" or "all": every
@@ -38,7 +39,7 @@ func Select(list string) ([]Scenario, error) {
 		}
 	}
 	for n := range want {
-		return nil, fmt.Errorf("no scenario %q (have duplicates, faults, crashes, hostile)", n)
+		return nil, fmt.Errorf("no scenario %q (have duplicates, faults, crashes, hostile, delays)", n)
 	}
 	return out, nil
 }
