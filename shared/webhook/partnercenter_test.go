@@ -105,6 +105,16 @@ func newCertServer(t *testing.T, redirectTo func() string) *certServer {
 	return s
 }
 
+// mustVerifier is NewPartnerCenterVerifier for options that are valid.
+func mustVerifier(t *testing.T, o PartnerCenterOptions) *PartnerCenterVerifier {
+	t.Helper()
+	v, err := NewPartnerCenterVerifier(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 func pcHeader(certURL, sig string) http.Header {
 	h := http.Header{}
 	h.Set("Authorization", "Signature "+sig)
@@ -117,10 +127,7 @@ func TestPartnerCenterVerify(t *testing.T) {
 	p := thePKI(t)
 	evil := newCertServer(t, nil)
 	srv := newCertServer(t, func() string { return evil.URL })
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
 	good := sign(t, p.leafKey, pcBody)
 	other := sign(t, p.otherKey, pcBody)
 	url := func(path string) string { return srv.URL + path }
@@ -238,10 +245,7 @@ func (f failTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func TestPartnerCenterDefaultOrigin(t *testing.T) {
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{HTTPClient: &http.Client{Transport: failTransport{t}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, PartnerCenterOptions{HTTPClient: &http.Client{Transport: failTransport{t}}})
 	for _, u := range []string{
 		"https://3psostorageacct.blob.core.windows.net.evil.example/cert/pcnotifications-dispatch.microsoft.com.cer",
 		"https://3psostorageacct.blob.core.windows.net@evil.example/cert/pcnotifications-dispatch.microsoft.com.cer",
@@ -324,10 +328,7 @@ func TestPartnerCenterOrganization(t *testing.T) {
 
 	// A roots file does not drop the subject check (DESIGN.md section 11):
 	// what tests pass is what production accepts.
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
 	if v.org != MicrosoftOrganization {
 		t.Errorf("organization with test roots = %q, want %q", v.org, MicrosoftOrganization)
 	}
@@ -335,7 +336,7 @@ func TestPartnerCenterOrganization(t *testing.T) {
 		t.Errorf("Verify of another organization's leaf with test roots = %v, want unauthorized", err)
 	}
 
-	v, err = NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Organization: MicrosoftOrganization})
+	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Organization: MicrosoftOrganization})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,10 +361,7 @@ func TestPartnerCenterIntermediatesOption(t *testing.T) {
 	p := thePKI(t)
 	srv := newCertServer(t, nil)
 	inter := x509CertPool(p.inter)
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Intermediates: inter})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots, Intermediates: inter})
 	if err := v.Verify(context.Background(), pcHeader(srv.URL+"/cert/via-inter.cer", sign(t, p.leafKey, pcBody)), pcBody); err != nil {
 		t.Errorf("Verify of a leaf whose intermediate is configured = %v, want nil", err)
 	}
@@ -373,12 +371,9 @@ func TestPartnerCenterCache(t *testing.T) {
 	p := thePKI(t)
 	srv := newCertServer(t, nil)
 	clock := testenv.NewClock(time.Now())
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{
+	v := mustVerifier(t, PartnerCenterOptions{
 		CertOrigins: []string{srv.URL}, Roots: p.roots, CacheTTL: 10 * time.Minute, Clock: clock.Now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h := pcHeader(srv.URL+"/cert/leaf.cer", sign(t, p.leafKey, pcBody))
 	for i := 0; i < 3; i++ {
 		if err := v.Verify(context.Background(), h, pcBody); err != nil {
@@ -407,12 +402,9 @@ func TestPartnerCenterCache(t *testing.T) {
 	}
 	// The cache never outlives the certificate: past NotAfter it is refused
 	// even though the TTL has not run out.
-	v2, err := NewPartnerCenterVerifier(PartnerCenterOptions{
+	v2 := mustVerifier(t, PartnerCenterOptions{
 		CertOrigins: []string{srv.URL}, Roots: p.roots, CacheTTL: 1000 * time.Hour, Clock: clock.Now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := v2.Verify(context.Background(), h, pcBody); err != nil {
 		t.Fatalf("Verify = %v, want nil", err)
 	}
@@ -425,10 +417,7 @@ func TestPartnerCenterCache(t *testing.T) {
 func TestPartnerCenterCacheBounded(t *testing.T) {
 	p := thePKI(t)
 	srv := newCertServer(t, nil)
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
 	sig := sign(t, p.leafKey, pcBody)
 	for i := 0; i < 3*maxCachedCerts; i++ {
 		u := srv.URL + "/cert/leaf.cer?n=" + strings.Repeat("x", i)
@@ -446,11 +435,8 @@ func TestPartnerCenterUnreachable(t *testing.T) {
 	srv := newCertServer(t, nil)
 	origin := srv.URL
 	srv.Close()
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{origin}, Roots: p.roots})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = v.Verify(context.Background(), pcHeader(origin+"/cert/leaf.cer?token=abc", sign(t, p.leafKey, pcBody)), pcBody)
+	v := mustVerifier(t, PartnerCenterOptions{CertOrigins: []string{origin}, Roots: p.roots})
+	err := v.Verify(context.Background(), pcHeader(origin+"/cert/leaf.cer?token=abc", sign(t, p.leafKey, pcBody)), pcBody)
 	if access.KindOf(err) != access.KindTransient {
 		t.Fatalf("Verify with the certificate store down = %v, want transient", err)
 	}
@@ -462,10 +448,7 @@ func TestPartnerCenterUnreachable(t *testing.T) {
 func TestPartnerCenterConcurrent(t *testing.T) {
 	p := thePKI(t)
 	srv := newCertServer(t, nil)
-	v, err := NewPartnerCenterVerifier(PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, PartnerCenterOptions{CertOrigins: []string{srv.URL}, Roots: p.roots})
 	good := pcHeader(srv.URL+"/cert/leaf.cer", sign(t, p.leafKey, pcBody))
 	bad := pcHeader(srv.URL+"/cert/leaf.cer", sign(t, p.otherKey, pcBody))
 	var wg sync.WaitGroup
@@ -629,10 +612,7 @@ func (w *aiaWorld) verifier(t *testing.T, o PartnerCenterOptions) *PartnerCenter
 	if o.Roots == nil {
 		o.Roots = thePKI(t).roots
 	}
-	v, err := NewPartnerCenterVerifier(o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := mustVerifier(t, o)
 	return v
 }
 
