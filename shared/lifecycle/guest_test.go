@@ -154,14 +154,10 @@ func TestActivateGuestRefusedRoles(t *testing.T) {
 
 func TestActivateGuestWaitsForTheGuestToAppear(t *testing.T) {
 	f := newFixture(t)
-	const late = "0a7e0000-0000-4000-8000-000000000099"
-	msg := invitation("ev-late")
-	msg.InvitedUserID = late
 
 	// Not visible yet: deferred, nothing written, the message sent again
 	// for later and indexed for the sweep in case the queue loses it.
-	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
-	wantOutcome(t, "guest not visible", out, err, Deferred)
+	msg := f.lateInvitation("ev-late")
 	if f.store.commitCount() != 0 || f.guests.assignCalls != 0 {
 		t.Fatalf("a deferred message wrote %d commits and made %d assignments, want none", f.store.commitCount(), f.guests.assignCalls)
 	}
@@ -170,7 +166,7 @@ func TestActivateGuestWaitsForTheGuestToAppear(t *testing.T) {
 		t.Fatalf("re-check: got %+v, want one invitation-sent message for later, named after the event", again)
 	}
 	next := decode[InvitationSent](t, again[0])
-	if next.EventID != msg.EventID || next.InvitedUserID != late || !next.OccurredAt.Equal(msg.OccurredAt) {
+	if next.EventID != msg.EventID || next.InvitedUserID != lateGuest || !next.OccurredAt.Equal(msg.OccurredAt) {
 		t.Errorf("re-check body: got %+v, want the event itself (its id and invitation time) under a message id of its own", next)
 	}
 	due := f.store.dueEntries()
@@ -200,11 +196,11 @@ func TestActivateGuestWaitsForTheGuestToAppear(t *testing.T) {
 	}
 
 	// Once the guest is there, the re-check activates the grant.
-	f.guests.addUser(customer, access.User{ID: late, Mail: "late@fabrikam.example", UserType: "Guest"})
+	f.guests.addUser(customer, access.User{ID: lateGuest, Mail: "late@fabrikam.example", UserType: "Guest"})
 	if out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: next}); err != nil || out != Processed {
 		t.Fatalf("once the guest is there: got %q, %v; want processed", out, err)
 	}
-	if got := f.guests.rolesOf(customer, late); !slices.Equal(got, []string{access.SecurityOperatorID}) {
+	if got := f.guests.rolesOf(customer, lateGuest); !slices.Equal(got, []string{access.SecurityOperatorID}) {
 		t.Errorf("roles: got %v, want Security Operator", got)
 	}
 }

@@ -42,11 +42,7 @@ func TestNextCheckBacksOffToHourly(t *testing.T) {
 // and forgets the entry.
 func TestSweepResendsALostRecheck(t *testing.T) {
 	f := newFixture(t)
-	const late = "0a7e0000-0000-4000-8000-000000000099"
-	msg := invitation("ev-lost")
-	msg.InvitedUserID = late
-	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
-	wantOutcome(t, "guest not visible", out, err, Deferred)
+	f.lateInvitation("ev-lost")
 	due := f.store.dueEntries()
 	if len(due) != 1 || due[0].Stage != access.StageRecheck || due[0].Message == nil {
 		t.Fatalf("due index: %+v, want one re-check holding the message", due)
@@ -66,9 +62,9 @@ func TestSweepResendsALostRecheck(t *testing.T) {
 	}
 	// The guest appears: the message, as the sweep sent it, activates the
 	// grant under the event's own id.
-	f.guests.addUser(customer, access.User{ID: late, DisplayName: "Late analyst", Mail: guestMail, UserType: "Guest"})
+	f.guests.addUser(customer, access.User{ID: lateGuest, DisplayName: "Late analyst", Mail: guestMail, UserType: "Guest"})
 	again := decode[InvitationSent](t, sent[0])
-	out, err = f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: again})
+	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: again})
 	wantOutcome(t, "re-check", out, err, Processed)
 	if _, seen, _ := f.store.Processed(f.ctx, customer, "ev-lost"); !seen {
 		t.Errorf("ledger: the event ev-lost is not recorded")

@@ -83,6 +83,20 @@ func (f *fixture) activeGuest() access.Grant {
 	return f.store.grant(f.t, customer, "b2b:"+guestID)
 }
 
+// lateGuest is a guest the directory does not show yet.
+const lateGuest = "0a7e0000-0000-4000-8000-000000000099"
+
+// lateInvitation delivers the invitation-sent message of lateGuest as
+// eventID, fails the test unless it is deferred, and returns the message.
+func (f *fixture) lateInvitation(eventID string) InvitationSent {
+	f.t.Helper()
+	msg := invitation(eventID)
+	msg.InvitedUserID = lateGuest
+	out, err := f.svc.ActivateGuest(f.ctx, GuestInvited{InvitationSent: msg})
+	wantOutcome(f.t, "guest not visible", out, err, Deferred)
+	return msg
+}
+
 // withRelationship seeds the partner tenant with the test relationship.
 func (f *fixture) withRelationship(status string, roles ...string) {
 	f.gdap.add(partner, access.Relationship{
