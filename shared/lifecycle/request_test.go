@@ -259,24 +259,17 @@ func TestRequestOutsidePolicyIsRefusedRecordedAndNotified(t *testing.T) {
 }
 
 func TestTicketCommandReplayedGetsTheSameReplyAndCreatesNothing(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cmd  Command
-	}{
-		{"b2b", requestB2B("d-r1")},
-		{"gdap", requestGDAP("d-r2")},
-		{"lighthouse", requestLighthouse("d-r3")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, cmd := range []Command{requestB2B("d-r1"), requestGDAP("d-r2"), requestLighthouse("d-r3")} {
+		t.Run(string(cmd.Method), func(t *testing.T) {
 			f := newFixture(t)
-			first, err := f.svc.TicketCommand(f.ctx, tc.cmd)
+			first, err := f.svc.TicketCommand(f.ctx, cmd)
 			if err != nil || first.Replayed {
 				t.Fatalf("first delivery: got %+v, %v", first, err)
 			}
 			before := f.snapshot()
 			reservations := len(f.store.reservations)
 			for i := 0; i < 2; i++ {
-				again := f.command(tc.cmd)
+				again := f.command(cmd)
 				if !again.Replayed || again.Reply != first.Reply {
 					t.Fatalf("replay %d: got %+v, want %+v replayed", i+1, again, first.Reply)
 				}
@@ -288,7 +281,7 @@ func TestTicketCommandReplayedGetsTheSameReplyAndCreatesNothing(t *testing.T) {
 				t.Errorf("reservations: got %d, want still %d (a replay is answered from the ledger)", n, reservations)
 			}
 			// The same delivery id with another body is not a replay.
-			other := tc.cmd
+			other := cmd
 			other.BodyHash = "another body"
 			_, err = f.svc.TicketCommand(f.ctx, other)
 			wantKind(t, "a delivery id reused", err, access.KindConflict)
@@ -300,17 +293,11 @@ func TestTicketCommandReplayedGetsTheSameReplyAndCreatesNothing(t *testing.T) {
 // relationship and then failed to commit leaves a reservation, and the
 // redelivery resumes with what was created.
 func TestRequestRedeliveryAfterAFailedCommitCreatesNothingTwice(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		cmd  Command
-	}{
-		{"b2b", requestB2B("d-f1")},
-		{"gdap", requestGDAP("d-f2")},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, cmd := range []Command{requestB2B("d-f1"), requestGDAP("d-f2")} {
+		t.Run(string(cmd.Method), func(t *testing.T) {
 			f := newFixture(t)
 			f.store.commitErrs = []error{access.Errorf(access.KindTransient, "storage throttled")}
-			_, err := f.svc.TicketCommand(f.ctx, tc.cmd)
+			_, err := f.svc.TicketCommand(f.ctx, cmd)
 			wantKind(t, "first delivery", err, access.KindTransient)
 			if f.store.commitCount() != 0 {
 				t.Fatalf("commits: got %d, want none written", f.store.commitCount())
@@ -321,7 +308,7 @@ func TestRequestRedeliveryAfterAFailedCommitCreatesNothingTwice(t *testing.T) {
 				t.Fatalf("first delivery created %d things, want 1", created)
 			}
 
-			res, err := f.svc.TicketCommand(f.ctx, tc.cmd)
+			res, err := f.svc.TicketCommand(f.ctx, cmd)
 			if err != nil || res.Replayed {
 				t.Fatalf("redelivery: got %+v, %v; want it carried out", res, err)
 			}
@@ -329,7 +316,7 @@ func TestRequestRedeliveryAfterAFailedCommitCreatesNothingTwice(t *testing.T) {
 				t.Errorf("after the redelivery: %d invitations and %d relationships, want still 1 in all", w.invites, w.relationships)
 			}
 			g := f.store.grant(t, customer, res.Reply.GrantID)
-			switch tc.cmd.Method {
+			switch cmd.Method {
 			case access.B2B:
 				guest := strings.TrimPrefix(g.ID, "b2b:")
 				if _, err := f.guests.User(f.ctx, customer, guest); err != nil || g.Status != access.StatusRequested {
