@@ -120,16 +120,20 @@ func (c *checker) role(field, s string) string {
 	return id
 }
 
+// principalRole checks the principal and the role of authorization f (a
+// permanent or an eligible one) and returns them as the template writes
+// them, with the display name trimmed.
+func (c *checker) principalRole(f, principal, display, role string) (string, string, string) {
+	return c.guid(f+".principalId", principal), strings.TrimSpace(display), c.role(f+".roleDefinitionId", role)
+}
+
 func (c *checker) authorizations(in []Authorization) []authorizationJSON {
 	var out []authorizationJSON
 	seen := map[string]bool{}
 	for i, a := range in {
 		f := fmt.Sprintf("authorizations[%d]", i)
-		j := authorizationJSON{
-			PrincipalID:            c.guid(f+".principalId", a.PrincipalID),
-			PrincipalIDDisplayName: strings.TrimSpace(a.PrincipalDisplayName),
-			RoleDefinitionID:       c.role(f+".roleDefinitionId", a.RoleDefinitionID),
-		}
+		var j authorizationJSON
+		j.PrincipalID, j.PrincipalIDDisplayName, j.RoleDefinitionID = c.principalRole(f, a.PrincipalID, a.PrincipalDisplayName, a.RoleDefinitionID)
 		c.text(f+".principalIdDisplayName", j.PrincipalIDDisplayName)
 		if j.PrincipalID != "" && j.RoleDefinitionID != "" {
 			k := j.PrincipalID + "/" + j.RoleDefinitionID
@@ -152,12 +156,9 @@ func (c *checker) eligible(in []EligibleAuthorization) []eligibleJSON {
 	policies := map[string]jitPolicy{} // role id -> first access policy seen
 	for i, e := range in {
 		f := fmt.Sprintf("eligibleAuthorizations[%d]", i)
-		j := eligibleJSON{
-			PrincipalID:            c.guid(f+".principalId", e.PrincipalID),
-			PrincipalIDDisplayName: strings.TrimSpace(e.PrincipalDisplayName),
-			RoleDefinitionID:       c.role(f+".roleDefinitionId", e.RoleDefinitionID),
-			JustInTimeAccessPolicy: c.policy(f, e),
-		}
+		var j eligibleJSON
+		j.PrincipalID, j.PrincipalIDDisplayName, j.RoleDefinitionID = c.principalRole(f, e.PrincipalID, e.PrincipalDisplayName, e.RoleDefinitionID)
+		j.JustInTimeAccessPolicy = c.policy(f, e)
 		if j.PrincipalIDDisplayName == "" {
 			c.add(f+".principalIdDisplayName", "is required for an eligible authorization")
 		}
