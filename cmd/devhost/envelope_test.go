@@ -37,6 +37,18 @@ func sameShape(t *testing.T, what string, got []byte, fixtureName string) {
 	}
 }
 
+// decoded checks env against the host's fixture, as sameShape does, and
+// decodes it as the handler will.
+func decoded(t *testing.T, what string, env []byte, fixtureName string) funchost.Invocation {
+	t.Helper()
+	sameShape(t, what, env, fixtureName)
+	inv, err := funchost.Decode(bytes.NewReader(env), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
 func TestQueueEnvelope(t *testing.T) {
 	body := []byte(`{"eventId":"5d0f4c1e","x":"<é>"}`)
 	inserted := time.Date(2026, 11, 27, 8, 0, 1, 0, time.UTC)
@@ -48,12 +60,7 @@ func TestQueueEnvelope(t *testing.T) {
 	p := &poller{fn: &function{name: "invitation-sent", kind: queueTrigger, binding: "msg", queue: "invitation-sent"},
 		namespace: "127.0.0.1:10001", clientID: "127.0.0.1:10001-abcd1234"}
 	env := p.envelope(d, time.Now())
-	sameShape(t, "queue envelope", env, "servicebus-invitation-sent.json")
-
-	inv, err := funchost.Decode(bytes.NewReader(env), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := decoded(t, "queue envelope", env, "servicebus-invitation-sent.json")
 	m, err := inv.Queue("msg")
 	if err != nil {
 		t.Fatalf("funchost cannot read the envelope: %v\n%s", err, env)
@@ -99,12 +106,7 @@ func TestTimerEnvelope(t *testing.T) {
 
 	st := &scheduleStatus{last: at.Add(-time.Hour), lastUpdated: at.Add(-time.Hour + 2*time.Millisecond)}
 	later := timerEnvelope(fn, st, at, false, at)
-	sameShape(t, "later run", later, "timer-expiry-sweep.json")
-
-	inv, err := funchost.Decode(bytes.NewReader(later), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := decoded(t, "later run", later, "timer-expiry-sweep.json")
 	ti, err := inv.Timer("timer")
 	if err != nil {
 		t.Fatal(err)
@@ -126,12 +128,7 @@ func TestHTTPEnvelope(t *testing.T) {
 	r.Header.Add("X-Multi", "two")
 	fn := &function{name: "ticket-webhook", kind: httpTrigger, binding: "req"}
 	env := httpEnvelope(fn, r, []byte(body), map[string]string{"id": "b2b:1"}, time.Now())
-	sameShape(t, "http envelope", env, "http-ticket-webhook.json")
-
-	inv, err := funchost.Decode(bytes.NewReader(env), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	inv := decoded(t, "http envelope", env, "http-ticket-webhook.json")
 	req, err := inv.HTTP("req")
 	if err != nil {
 		t.Fatal(err)

@@ -26,9 +26,9 @@ func TestRealHandler(t *testing.T) {
 		t.Skip("builds the real handler; not with -short")
 	}
 	const (
-		partner  = "11112222-3333-4444-5555-666677778888"
-		customer = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
-		secret   = "devhost-test-ticket-secret"
+		partner  = testenv.PartnerTenant
+		customer = testenv.CustomerTenant
+		secret   = "devhost-test-ticket-secret-0123456789"
 	)
 	root, _ := filepath.Abs(filepath.Join("..", ".."))
 	bin := testenv.Binary(t, ".")

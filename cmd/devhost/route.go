@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -85,7 +86,7 @@ func parseRoute(template string) (*route, error) {
 		}
 		seg := routeSegment{name: m[2], constraint: strings.ToLower(m[3]), optional: m[4] != ""}
 		if seg.constraint != "" && constraints[seg.constraint] == nil {
-			return nil, fmt.Errorf("%q: constraint %q is not supported by devhost (it knows %s)", template, m[3], strings.Join(sortedKeys(constraints), ", "))
+			return nil, fmt.Errorf("%q: constraint %q is not supported by devhost (it knows %s)", template, m[3], strings.Join(slices.Sorted(maps.Keys(constraints)), ", "))
 		}
 		key := strings.ToLower(seg.name)
 		if names[key] {
@@ -247,13 +248,4 @@ func (rt *router) find(method, escapedPath string) (*function, map[string]string
 		return fn, params, nil
 	}
 	return nil, nil, err
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

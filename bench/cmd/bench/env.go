@@ -96,8 +96,8 @@ func handlerEnv(conn, graphURL string) map[string]string {
 		"LOCAL_QUEUES_CONNECTION_STRING": conn,
 		"GRAPH_BASE_URL":                 graphURL + "/v1.0",
 		"GRAPH_AUTH":                     "none",
-		"PARTNER_TENANT_ID":              partnerTenant,
+		"PARTNER_TENANT_ID":              testenv.PartnerTenant,
 		"PARTNER_SECURITY_GROUP_ID":      partnerGroup,
-		"NOTIFY_MAIL_FROM":               mailFrom,
+		"NOTIFY_MAIL_FROM":               testenv.PartnerMailbox,
 	}
 }

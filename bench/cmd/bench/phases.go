@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -313,14 +312,4 @@ func sweepPhase(ctx context.Context, o options, w *workload, bins binaries, grap
 	r.RowsExamined = r.IndexRowsInRange + r.Table.ByOp[tablestore.TableGrants+" point read"]
 	res.Sweep = r
 	return nil
-}
-
-// sortedKeys lists a map's keys in order, for stable printing.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

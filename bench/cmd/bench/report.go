@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -180,7 +181,7 @@ func (r *results) print(out io.Writer) {
 			ops  map[string]float64
 		}{{"table", q.TableOps}, {"queue", q.QueueOps}, {"graph", q.GraphOps}, {"txns", q.Batches}} {
 			var items []string
-			for _, k := range sortedKeys(part.ops) {
+			for _, k := range slices.Sorted(maps.Keys(part.ops)) {
 				items = append(items, fmt.Sprintf("%s %.2f", k, part.ops[k]))
 			}
 			fmt.Fprintf(out, "    %-6s %s\n", part.name+":", strings.Join(items, "; "))
@@ -199,7 +200,7 @@ func (r *results) print(out io.Writer) {
 		float64(s.FullScan.Matches)/due, s.FullScan.RowsExamined, float64(s.FullScan.RowsExamined)/due)
 	tw.Flush()
 	var tops []string
-	for _, k := range sortedKeys(s.Table.ByOp) {
+	for _, k := range slices.Sorted(maps.Keys(s.Table.ByOp)) {
 		tops = append(tops, fmt.Sprintf("%s %d", k, s.Table.ByOp[k]))
 	}
 	fmt.Fprintf(out, "  the sweep read %d due-index entries, published %d, recorded %d drift; table: %s; graph %d; queue %d\n",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
 )
@@ -44,7 +45,7 @@ func (w *workload) sweepData(n int, duePercent float64) sweepData {
 	d := sweepData{due: due, cutoff: w.now.Add(7 * access.Day)}
 	for i := range n {
 		g := access.Grant{
-			CustomerTenantID: w.customers[i%len(w.customers)], PartnerTenantID: partnerTenant,
+			CustomerTenantID: w.customers[i%len(w.customers)], PartnerTenantID: testenv.PartnerTenant,
 			Status: access.StatusActive, Roles: []string{access.SecurityReaderID}, AutoExtend: access.AutoExtendNone,
 			Ticket:          access.Ticket{System: "servicenow", ID: fmt.Sprintf("INC%07d", i)},
 			PartnerContacts: []string{partnerMail}, CustomerContacts: []string{customerMail},

@@ -8,17 +8,17 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
-// The partner side of the simulated directory.
+// The partner side of the simulated directory (its tenant and mailbox are
+// testenv's).
 const (
-	partnerTenant = "11112222-3333-4444-5555-666677778888"
-	partnerGroup  = "3f1e6a4b-2c5d-4e7f-8a9b-0c1d2e3f4a5b"
-	mailFrom      = "copilot-access@fabrikam.example"
-	partnerMail   = "soc@fabrikam.example"
-	customerMail  = "secops@contoso.example"
+	partnerGroup = "3f1e6a4b-2c5d-4e7f-8a9b-0c1d2e3f4a5b"
+	partnerMail  = "soc@fabrikam.example"
+	customerMail = "secops@contoso.example"
 )
 
 // Event types, named as the functions that take them.
@@ -78,9 +78,9 @@ func (w *workload) guid() string {
 // security group and relationships (the queue events' and the sweep's due
 // GDAP grants'), and the customer tenants with their guests.
 func (w *workload) seed() graphsim.Seed {
-	partner := graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam MSSP",
+	partner := graphsim.Tenant{ID: testenv.PartnerTenant, DisplayName: "Fabrikam MSSP",
 		Domains: []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
-		Users:   []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: mailFrom, UserPrincipalName: mailFrom}},
+		Users:   []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: testenv.PartnerMailbox, UserPrincipalName: testenv.PartnerMailbox}},
 		Groups:  []graphsim.Group{{ID: partnerGroup, DisplayName: "Fabrikam SOC analysts"}}}
 	activated := w.now.Add(-time.Hour)
 	for _, r := range w.rels {
@@ -128,7 +128,7 @@ func (w *workload) events(function string, from, to int) []event {
 	var out []event
 	for i := from; i < to; i++ {
 		id := w.guid()
-		m := map[string]any{"eventId": id, "occurredAt": w.now.Format(time.RFC3339), "partnerTenantId": partnerTenant,
+		m := map[string]any{"eventId": id, "occurredAt": w.now.Format(time.RFC3339), "partnerTenantId": testenv.PartnerTenant,
 			"ticket": ticket, "partnerContacts": []string{partnerMail}, "customerContacts": []string{customerMail}}
 		switch function {
 		case fnInvitationSent:
