@@ -81,10 +81,13 @@ func startGraph(seed graphsim.Seed) (*graphServer, error) {
 	return g, nil
 }
 
-func (g *graphServer) close() {
+func (g *graphServer) close() { shutdown(g.srv) }
+
+// shutdown stops srv, giving the requests it is serving 5 s to finish.
+func shutdown(srv *http.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = g.srv.Shutdown(ctx)
+	_ = srv.Shutdown(ctx)
 }
 
 // handlerEnv is the handler's configuration: tables and queues at conn,

@@ -185,11 +185,7 @@ func startProxy(upstream string, cls classifier) (*countingProxy, error) {
 	return p, nil
 }
 
-func (p *countingProxy) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = p.srv.Shutdown(ctx)
-}
+func (p *countingProxy) close() { shutdown(p.srv) }
 
 func (p *countingProxy) count(f func(*counts)) {
 	p.mu.Lock()
