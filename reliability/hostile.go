@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/devpki"
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 	"github.com/mssp-tools/copilot-partner-access/shared/webhook"
@@ -173,7 +174,7 @@ func (h *hostile) command(deliveryID string, roles []string, email string) []byt
 	return mustJSON(map[string]any{
 		"deliveryId": deliveryID, "action": "request-access", "method": "b2b",
 		"ticket":           map[string]string{"system": "jira", "id": "SEC-" + deliveryID},
-		"customerTenantId": h.cust, "partnerTenantId": partnerTenant,
+		"customerTenantId": h.cust, "partnerTenantId": testenv.PartnerTenant,
 		"invitee": map[string]string{"email": email, "displayName": "Hostile test"}, "roles": roles, "durationDays": 30,
 		"partnerContacts": []string{"soc-hostile@fabrikam.example"}, "customerContacts": []string{"secops-hostile@contoso.example"},
 	})
@@ -250,6 +251,32 @@ func (h *hostile) unchanged(ctx context.Context, before string) (bool, string, e
 	return after == before, after, err
 }
 
+// postUnchanged posts a request and compares the fingerprint after it
+// with the one before: what the request did at once shows at once.
+func (h *hostile) postUnchanged(ctx context.Context, path string, header http.Header, body []byte) (code int, out map[string]any, same bool, after string, err error) {
+	before, err := h.fingerprint(ctx)
+	if err != nil {
+		return 0, nil, false, "", err
+	}
+	code, out, err = h.post(ctx, path, header, body)
+	if err != nil {
+		return 0, nil, false, "", err
+	}
+	same, after, err = h.unchanged(ctx, before)
+	return code, out, same, after, err
+}
+
+// wantRefused posts a request that must be refused as unauthenticated and
+// checks it is, with nothing changed.
+func (h *hostile) wantRefused(ctx context.Context, name, path string, header http.Header, body []byte) error {
+	code, _, same, after, err := h.postUnchanged(ctx, path, header, body)
+	if err != nil {
+		return err
+	}
+	h.check(name, "401, nothing changes", fmt.Sprintf("%d, unchanged %v (%s)", code, same, after), code == http.StatusUnauthorized && same)
+	return nil
+}
+
 // settled waits for the host to deliver anything a group of requests may
 // have published, then checks the state is still what it was before them.
 func (h *hostile) settled(ctx context.Context, name, before string) error {
@@ -305,15 +332,7 @@ func (h *hostile) tickets(ctx context.Context) error {
 		{"ticket: exact replay of the delivery", signed},
 		{"ticket: the delivery re-signed with a fresh timestamp", webhook.TicketHeaders(h.secret(), body, time.Now().Add(2*time.Second))},
 	} {
-		before, err := h.fingerprint(ctx)
-		if err != nil {
-			return err
-		}
-		code, out, err := h.post(ctx, "/api/webhooks/ticketing", r.header, body)
-		if err != nil {
-			return err
-		}
-		same, after, err := h.unchanged(ctx, before)
+		code, out, same, after, err := h.postUnchanged(ctx, "/api/webhooks/ticketing", r.header, body)
 		if err != nil {
 			return err
 		}
@@ -345,19 +364,9 @@ func (h *hostile) tickets(ctx context.Context) error {
 		{"ticket: a second signature header", twice, other},
 		{"ticket: no signature", http.Header{}, other},
 	} {
-		before, err := h.fingerprint(ctx)
-		if err != nil {
+		if err := h.wantRefused(ctx, r.name, "/api/webhooks/ticketing", r.header, r.body); err != nil {
 			return err
 		}
-		code, _, err := h.post(ctx, "/api/webhooks/ticketing", r.header, r.body)
-		if err != nil {
-			return err
-		}
-		same, after, err := h.unchanged(ctx, before)
-		if err != nil {
-			return err
-		}
-		h.check(r.name, "401, nothing changes", fmt.Sprintf("%d, unchanged %v (%s)", code, same, after), code == http.StatusUnauthorized && same)
 	}
 	return h.settled(ctx, "ticket: after the replays and refusals", start)
 }
@@ -493,15 +502,15 @@ func (h *hostile) queues(ctx context.Context) error {
 		tenantOf[e.Principal] = e.Customer
 	}
 	ga := access.Message{Queue: fnInvitationSent, ID: "hostile-queue-ga", Body: mustJSON(map[string]any{
-		"eventId": "hostile-queue-ga", "occurredAt": now, "customerTenantId": tenantOf[h.guests[0]], "partnerTenantId": partnerTenant,
+		"eventId": "hostile-queue-ga", "occurredAt": now, "customerTenantId": tenantOf[h.guests[0]], "partnerTenantId": testenv.PartnerTenant,
 		"invitedUserId": h.guests[0], "roles": []string{"Global Administrator"}, "durationDays": 30,
 		"partnerContacts": []string{"soc-hostile@fabrikam.example"}, "customerContacts": []string{"secops-hostile@contoso.example"}})}
 	unknown := access.Message{Queue: fnInvitationSent, ID: "hostile-queue-unknown", Body: mustJSON(map[string]any{
-		"eventId": "hostile-queue-unknown", "occurredAt": now, "customerTenantId": tenantOf[h.guests[1]], "partnerTenantId": partnerTenant,
+		"eventId": "hostile-queue-unknown", "occurredAt": now, "customerTenantId": tenantOf[h.guests[1]], "partnerTenantId": testenv.PartnerTenant,
 		"invitedUserId": h.guests[1], "roles": []string{"Super Admin"}, "durationDays": 30})}
 	rel := h.rels[1]
 	gdap := access.Message{Queue: fnGDAPApproved, ID: "hostile-queue-gdap-ga", Body: mustJSON(map[string]any{
-		"eventId": "hostile-queue-gdap-ga", "occurredAt": now, "relationshipId": rel.ID, "partnerTenantId": partnerTenant,
+		"eventId": "hostile-queue-gdap-ga", "occurredAt": now, "relationshipId": rel.ID, "partnerTenantId": testenv.PartnerTenant,
 		"customerTenantId": rel.CustomerTenantID, "partnerContacts": []string{"soc-hostile@fabrikam.example"}})}
 	for _, m := range []access.Message{ga, unknown, gdap} {
 		if err := h.s.queues.Publish(ctx, m); err != nil {
@@ -624,19 +633,9 @@ func (h *hostile) partnerCenter(ctx context.Context) error {
 		{"partner center: certificate from an origin not allowed", elsewhereHdr, terminated},
 		{"partner center: no signature", unsigned, terminated},
 	} {
-		before, err := h.fingerprint(ctx)
-		if err != nil {
+		if err := h.wantRefused(ctx, c.name, "/api/webhooks/partner-center", c.header, c.body); err != nil {
 			return err
 		}
-		code, _, err := h.post(ctx, "/api/webhooks/partner-center", c.header, c.body)
-		if err != nil {
-			return err
-		}
-		same, after, err := h.unchanged(ctx, before)
-		if err != nil {
-			return err
-		}
-		h.check(c.name, "401, nothing changes", fmt.Sprintf("%d, unchanged %v (%s)", code, same, after), code == http.StatusUnauthorized && same)
 	}
 	return h.settled(ctx, "partner center: after the forgeries", before)
 }

@@ -156,11 +156,11 @@ func newStack(ctx context.Context, env Env, opts Options, name string, n int, tw
 		"LOCAL_QUEUES_CONNECTION_STRING": conn,
 		"GRAPH_BASE_URL":                 graph.URL() + "/v1.0",
 		"GRAPH_AUTH":                     "none",
-		"PARTNER_TENANT_ID":              partnerTenant,
+		"PARTNER_TENANT_ID":              testenv.PartnerTenant,
 		"APP_CLIENT_ID":                  "5e1f0000-0000-4000-8000-00000000a99c",
 		"APP_CLIENT_SECRET":              s.secrets["APP_CLIENT_SECRET"],
 		"PARTNER_SECURITY_GROUP_ID":      partnerGroup,
-		"NOTIFY_MAIL_FROM":               mailbox,
+		"NOTIFY_MAIL_FROM":               testenv.PartnerMailbox,
 		"NOTIFY_TEAMS_WEBHOOK_URL": teams.URL() + "/workflows/9f1c/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=" +
 			s.secrets["Teams webhook sig"],
 		"TICKET_CALLBACK_URL":   ticket.URL() + "/api/comments",

@@ -7,15 +7,14 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
-// The partner side of every scenario: the MSSP's tenant, the mailbox the
-// app sends as, and the security group GDAP access lands on.
+// The partner side of every scenario (its tenant and mailbox are
+// testenv's): the security group GDAP access lands on.
 const (
-	partnerTenant = "11112222-3333-4444-5555-666677778888"
-	mailbox       = "copilot-access@fabrikam.example"
 	partnerGroup  = "f1000000-0000-4000-8000-000000000001"
 	customerCount = 5
 )
@@ -97,7 +96,7 @@ func newWorkload(rng *rand.Rand, scenario string, n, gdapEvery int, now time.Tim
 			e.Roles = sortedRoles(rel.Roles)
 			e.Body = mustJSON(map[string]any{
 				"eventId": e.ID, "occurredAt": now.UTC().Format(time.RFC3339), "relationshipId": rel.ID,
-				"partnerTenantId": partnerTenant, "customerTenantId": c.ID, "ticket": ticket,
+				"partnerTenantId": testenv.PartnerTenant, "customerTenantId": c.ID, "ticket": ticket,
 				"partnerContacts": []string{e.PartnerContact}, "customerContacts": []string{e.CustomerContact},
 			})
 		} else {
@@ -109,7 +108,7 @@ func newWorkload(rng *rand.Rand, scenario string, n, gdapEvery int, now time.Tim
 			e.Roles = sortedRoles(roleSets[i%len(roleSets)])
 			e.Body = mustJSON(map[string]any{
 				"eventId": e.ID, "occurredAt": now.UTC().Format(time.RFC3339), "customerTenantId": c.ID,
-				"partnerTenantId": partnerTenant, "invitationId": guid(rng), "invitedUserId": guest,
+				"partnerTenantId": testenv.PartnerTenant, "invitationId": guid(rng), "invitedUserId": guest,
 				"invitedUserEmail": fmt.Sprintf("analyst-%s-%04d@fabrikam.example", scenario, i),
 				"roles":            e.Roles, "durationDays": 90, "ticket": ticket,
 				"partnerContacts": []string{e.PartnerContact}, "customerContacts": []string{e.CustomerContact},
@@ -123,9 +122,9 @@ func newWorkload(rng *rand.Rand, scenario string, n, gdapEvery int, now time.Tim
 // seed is graphsim's starting directory for the workload.
 func (w workload) seed() graphsim.Seed {
 	return graphsim.Seed{
-		Partner: graphsim.Tenant{ID: partnerTenant, DisplayName: "Fabrikam",
+		Partner: graphsim.Tenant{ID: testenv.PartnerTenant, DisplayName: "Fabrikam",
 			Domains:       []graphsim.Domain{{ID: "fabrikam.example", IsVerified: true}},
-			Users:         []graphsim.User{{ID: "f0000000-0000-4000-8000-000000000001", DisplayName: "Notifications", Mail: mailbox, UserPrincipalName: mailbox}},
+			Users:         []graphsim.User{{ID: "f0000000-0000-4000-8000-000000000001", DisplayName: "Notifications", Mail: testenv.PartnerMailbox, UserPrincipalName: testenv.PartnerMailbox}},
 			Groups:        []graphsim.Group{{ID: partnerGroup, DisplayName: "SOC analysts"}},
 			Relationships: slices.Clone(w.Rels)},
 		Customers: slices.Clone(w.Customers),
