@@ -58,20 +58,29 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	if err != nil {
 		return functions.Deps{}, nil, fmt.Errorf("queues: %w", err)
 	}
-	dir, err := graph.New(graph.Options{
-		BaseURL: cfg.GraphBaseURL, Auth: cfg.GraphAuth, ClientID: cfg.AppClientID, ClientSecret: cfg.AppClientSecret,
-		CertificatePath: cfg.AppCertificatePath, ManagedIdentityClientID: cfg.ManagedIdentityClientID,
-	})
+	// Two app registrations (DESIGN.md section 11): every call into the
+	// partner tenant is made as the partner app (GDAP, Mail.Send,
+	// Domain.Read.All), every call into a customer tenant as the customer
+	// app (invite guests, read users, assign directory roles).
+	partnerGraph, err := graph.New(graphOptions(cfg, cfg.PartnerApp()))
 	if err != nil {
-		return functions.Deps{}, nil, fmt.Errorf("graph: %w", err)
+		return functions.Deps{}, nil, fmt.Errorf("graph (partner app, APP_CLIENT_ID): %w", err)
 	}
+	customerGraph, err := graph.New(graphOptions(cfg, cfg.CustomerApp()))
+	if err != nil {
+		return functions.Deps{}, nil, fmt.Errorf("graph (customer app, CUSTOMER_APP_CLIENT_ID): %w", err)
+	}
+	// Ticket comments are signed with the key derived for them; without a
+	// usable TICKET_WEBHOOK_SECRET they are off (warned at start).
 	var sign notify.SignFunc
-	if cfg.TicketWebhookSecret != "" {
-		sign = webhook.TicketSigner([]byte(cfg.TicketWebhookSecret), time.Now)
+	ticketURL := ""
+	if cfg.TicketComments() {
+		sign = webhook.TicketCommentSigner([]byte(cfg.TicketWebhookSecret), time.Now)
+		ticketURL = cfg.TicketCallbackURL
 	}
 	notifier, err := notify.New(notify.Options{
-		MailFrom: cfg.NotifyMailFrom, PartnerTenantID: cfg.PartnerTenantID, Mailer: dir,
-		TeamsWebhookURL: cfg.NotifyTeamsWebhookURL, TicketCallbackURL: cfg.TicketCallbackURL, SignTicket: sign,
+		MailFrom: cfg.NotifyMailFrom, PartnerTenantID: cfg.PartnerTenantID, Mailer: partnerGraph,
+		TeamsWebhookURL: cfg.NotifyTeamsWebhookURL, TicketCallbackURL: ticketURL, SignTicket: sign,
 		HTTPClient: &http.Client{Timeout: 30 * time.Second}, Logger: logger,
 	})
 	if err != nil {
@@ -91,7 +100,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	d := functions.Deps{
 		Config: cfg,
 		Lifecycle: lifecycle.New(lifecycle.Deps{
-			Store: store, Guests: dir, GDAP: dir, Domains: dir, Publisher: pub, Notifier: notifier,
+			Store: store, Guests: customerGraph, GDAP: partnerGraph, Domains: partnerGraph, Publisher: pub, Notifier: notifier,
 			Templates: lighthouse.Templates{GroupName: lighthouseGroupName}, Clock: lifecycle.ClockFunc(now),
 		}, functions.LifecycleOptions(cfg)),
 		PartnerCenter: verifier, Logger: logger,
@@ -104,4 +113,12 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 		}
 	}
 	return d, closeAll, nil
+}
+
+// graphOptions are the Graph client's options for calls made as app.
+func graphOptions(cfg config.Config, app config.App) graph.Options {
+	return graph.Options{
+		BaseURL: cfg.GraphBaseURL, Auth: app.Auth, ClientID: app.ClientID, ClientSecret: app.ClientSecret,
+		CertificatePath: app.CertificatePath, ManagedIdentityClientID: cfg.ManagedIdentityClientID,
+	}
 }

@@ -252,3 +252,142 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// ticketRequest is a signed request-access for a new guest, as the host
+// delivers it to ticket-webhook.
+func ticketRequest(secret, deliveryID, email string) []byte {
+	cmd := []byte(`{"deliveryId":"` + deliveryID + `","action":"request-access","ticket":{"system":"jira","id":"SEC-42"},"method":"b2b",` +
+		`"customerTenantId":"` + customerTenant + `","partnerTenantId":"` + partnerTenant + `",` +
+		`"invitee":{"email":"` + email + `","displayName":"Fabrikam SOC analyst"},"roles":["Security Operator"],"durationDays":30,` +
+		`"partnerContacts":["soc@fabrikam.example"],"customerContacts":["secops@contoso.example"]}`)
+	header := webhook.TicketHeaders([]byte(secret), cmd, time.Now())
+	header.Set("Content-Type", "application/json")
+	return hostcall.HTTP(hostcall.HTTPArgs{Sys: hostcall.Sys{Function: "ticket-webhook"}, URL: "/api/webhooks/ticketing", Header: header, Body: cmd})
+}
+
+// TestProcessUnresolvedTicketSecret: a Key Vault reference that did not
+// resolve (or no secret at all) stops only the ticket webhook: it answers
+// 503 with a problem naming TICKET_WEBHOOK_SECRET, every other function
+// runs, and start-up logs one warning line (issue 18).
+func TestProcessUnresolvedTicketSecret(t *testing.T) {
+	for name, value := range map[string]string{
+		"unresolved": "@Microsoft.KeyVault(SecretUri=https://kv-fabrikam.vault.azure.net/secrets/ticket-webhook-secret/)",
+		"unset":      "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			env, sim := testEnv(t)
+			env["TICKET_WEBHOOK_SECRET"] = value
+			env["TICKET_CALLBACK_URL"] = "http://127.0.0.1:9/comments"
+			p := startHandler(t, env)
+
+			status, out := p.invoke("ticket-webhook", ticketRequest(ticketSecret, "d-kv-1", "kv.analyst@fabrikam.example"))
+			res, _ := out["Outputs"].(map[string]any)["res"].(map[string]any)
+			if status != http.StatusOK || res["statusCode"] != "503" {
+				t.Fatalf("ticket-webhook: got outer %d, res %v; want 503", status, res)
+			}
+			headers, _ := res["headers"].(map[string]any)
+			body, _ := res["body"].(string)
+			if headers["Content-Type"] != "application/problem+json" || !strings.Contains(body, "TICKET_WEBHOOK_SECRET") {
+				t.Errorf("ticket-webhook: headers %v body %q; want a problem naming TICKET_WEBHOOK_SECRET", headers, body)
+			}
+			if strings.Contains(body, "kv-fabrikam") {
+				t.Errorf("ticket-webhook: body %q quotes the setting's value", body)
+			}
+
+			// The queue functions, the sweep and the portal's views run.
+			eventID, msg := fixtureBody(t, time.Now())
+			if status, out := p.invoke("invitation-sent", queueEnvelope("invitation-sent", eventID, 1, msg)); status != http.StatusOK {
+				t.Fatalf("invitation-sent: got %d %v", status, out["Logs"])
+			}
+			ctx := context.Background()
+			store, _ := tablestore.New(ctx, tablestore.Options{ConnectionString: env["TABLES_CONNECTION_STRING"]})
+			if g, _, err := store.Grant(ctx, customerTenant, "b2b:"+fixtureGuest); err != nil || g.Status != access.StatusActive {
+				t.Errorf("invitation-sent: grant %+v %v, want active", g, err)
+			}
+			if n := len(sim.State().Mails); n != 2 {
+				t.Errorf("mails: got %d, want 2: notifications other than ticket comments still go out", n)
+			}
+			sweep, _ := os.ReadFile("testdata/timer-expiry-sweep.json")
+			if status, out := p.invoke("expiry-sweep", sweep); status != http.StatusOK {
+				t.Errorf("expiry-sweep: got %d %v", status, out["Logs"])
+			}
+			grants := hostcall.HTTP(hostcall.HTTPArgs{Sys: hostcall.Sys{Function: "grants"}, Method: http.MethodGet,
+				URL: "/api/grants?customerTenantId=" + customerTenant})
+			if status, out := p.invoke("grants", grants); status != http.StatusOK {
+				t.Errorf("grants: got %d %v", status, out)
+			} else if res, _ := out["Outputs"].(map[string]any)["res"].(map[string]any); res["statusCode"] != "200" {
+				t.Errorf("grants: got %v, want 200", res)
+			}
+
+			p.stop()
+			var warnings []string
+			sc := bufio.NewScanner(strings.NewReader(p.stderr.String()))
+			for sc.Scan() {
+				var line struct{ Level, Msg, Variable string }
+				if json.Unmarshal(sc.Bytes(), &line) == nil && line.Level == "WARN" && line.Variable == "TICKET_WEBHOOK_SECRET" {
+					warnings = append(warnings, line.Msg)
+				}
+			}
+			if len(warnings) != 1 {
+				t.Errorf("start-up warnings about TICKET_WEBHOOK_SECRET: got %q, want one line", warnings)
+			}
+		})
+	}
+}
+
+// TestProcessGraphAppPerSide: every Graph call into the customer tenant is
+// made as the customer app, every call into the partner tenant as the
+// partner app: the simulator token's appid says which (DESIGN.md
+// section 11).
+func TestProcessGraphAppPerSide(t *testing.T) {
+	env, _, apps := testEnvApps(t)
+	env["APP_CLIENT_ID"] = partnerApp
+	env["CUSTOMER_APP_CLIENT_ID"] = customerApp
+	p := startHandler(t, env)
+	ctx := context.Background()
+
+	status, out := p.invoke("ticket-webhook", ticketRequest(ticketSecret, "d-apps-1", "apps.analyst@fabrikam.example"))
+	if res, _ := out["Outputs"].(map[string]any)["res"].(map[string]any); status != http.StatusOK || res["statusCode"] != "202" {
+		t.Fatalf("ticket-webhook: got %d %v\n%s", status, out, p.stderr)
+	}
+	queues, err := localqueue.New(env["LOCAL_QUEUES_CONNECTION_STRING"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := queues.Receive(ctx, "invitation-sent", 1, time.Minute)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("invitation-sent queue: got %d messages, %v; want 1", len(ds), err)
+	}
+	if status, out := p.invoke("invitation-sent", queueEnvelope("invitation-sent", ds[0].Envelope.MessageID, 1, ds[0].Envelope.Body)); status != http.StatusOK {
+		t.Fatalf("invitation-sent: got %d %v", status, out["Logs"])
+	}
+	seen := map[string]map[string]bool{} // tenant → apps
+	for _, c := range apps.calls() {
+		if seen[c.Tenant] == nil {
+			seen[c.Tenant] = map[string]bool{}
+		}
+		seen[c.Tenant][c.App] = true
+		want := map[string]string{partnerTenant: partnerApp, customerTenant: customerApp}[c.Tenant]
+		if c.App != want {
+			t.Errorf("%s in tenant %s made as app %q, want %q", c.Path, c.Tenant, c.App, want)
+		}
+	}
+	if len(seen[partnerTenant]) == 0 || len(seen[customerTenant]) == 0 {
+		t.Errorf("Graph calls by tenant: %v, want calls into both the partner tenant (mail) and the customer tenant (guest, roles)", seen)
+	}
+	p.stop()
+	if strings.Contains(p.stderr.String(), `"variable":"CUSTOMER_APP_CLIENT_ID"`) {
+		t.Errorf("two apps configured: want no warning about CUSTOMER_APP_CLIENT_ID\n%s", p.stderr)
+	}
+}
+
+// TestProcessOneAppWarned: without CUSTOMER_APP_CLIENT_ID the partner app
+// serves both sides, with one warning line at start.
+func TestProcessOneAppWarned(t *testing.T) {
+	env, _ := testEnv(t)
+	p := startHandler(t, env)
+	p.stop()
+	if n := strings.Count(p.stderr.String(), `"variable":"CUSTOMER_APP_CLIENT_ID"`); n != 1 {
+		t.Errorf("warnings naming CUSTOMER_APP_CLIENT_ID: %d, want 1\n%s", n, p.stderr)
+	}
+}

@@ -23,14 +23,28 @@ const shutdownGrace = 20 * time.Second
 
 // run reads the configuration once, builds every client once, and serves
 // the functions on FUNCTIONS_CUSTOMHANDLER_PORT until ctx ends.
+//
+// The configuration is read from the process environment
+// (envconfig.Process, see shared/config); getenv is os.Getenv in
+// production and must agree with the process environment for every
+// variable the app reads, or run refuses to start naming the first that
+// differs: tests set the environment with t.Setenv and pass os.Getenv.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	cfg, err := config.Load(ctx, getenv)
+	if err := config.CheckGetenv(getenv); err != nil {
+		return err
+	}
+	cfg, err := config.Load(ctx)
 	if err != nil {
 		// One line, naming the variable(s): the host shows it as the
 		// reason the worker did not start.
 		return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	// What runs with less than it could, or with more privilege than it
+	// should: one line each.
+	for _, w := range cfg.Warnings() {
+		logger.Warn(w.Message, "variable", w.Variable)
 	}
 	deps, closeDeps, err := buildDeps(ctx, cfg, logger)
 	if err != nil {

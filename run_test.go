@@ -22,10 +22,11 @@ import (
 func startRun(t *testing.T, env map[string]string) (addr string, stderr *childproc.Log, stop func() error) {
 	t.Helper()
 	env["FUNCTIONS_CUSTOMHANDLER_PORT"] = "0"
+	setEnv(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr = &childproc.Log{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, io.Discard, stderr) }()
+	go func() { done <- run(ctx, nil, os.Getenv, io.Discard, stderr) }()
 
 	deadline := time.Now().Add(20 * time.Second)
 	for addr == "" {
@@ -87,20 +88,52 @@ func invoke(t *testing.T, addr, function, fixture string) (int, map[string]any) 
 }
 
 func TestRunRefusesBadConfig(t *testing.T) {
-	var stderr bytes.Buffer
-	env := map[string]string{"GRAPH_AUTH": "none"}
-	err := run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard, &stderr)
-	if err == nil {
-		t.Fatal("run: got nil error, want a configuration error")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"required variable missing", map[string]string{"GRAPH_AUTH": "none"}, []string{"PARTNER_TENANT_ID"}},
+		{"several problems", map[string]string{"GRAPH_AUTH": "none", "PARTNER_TENANT_ID": partnerTenant},
+			[]string{"TABLES_CONNECTION_STRING", "SERVICEBUS_NAMESPACE", "GRAPH_AUTH"}},
+		{"short ticket secret", map[string]string{"GRAPH_AUTH": "none", "GRAPH_BASE_URL": "http://127.0.0.1:1/v1.0", "PARTNER_TENANT_ID": partnerTenant,
+			"TABLES_CONNECTION_STRING": "UseDevelopmentStorage=true", "LOCAL_QUEUES_CONNECTION_STRING": "UseDevelopmentStorage=true",
+			"TICKET_WEBHOOK_SECRET": "a"}, []string{"TICKET_WEBHOOK_SECRET"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setEnv(t, tc.env)
+			var stderr bytes.Buffer
+			err := run(context.Background(), nil, os.Getenv, io.Discard, &stderr)
+			if err == nil {
+				t.Fatal("run: got nil error, want a configuration error")
+			}
+			msg := err.Error()
+			for _, v := range tc.want {
+				if !strings.Contains(msg, v) {
+					t.Errorf("error %q: want it to name %s", msg, v)
+				}
+			}
+			if strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line", msg)
+			}
+		})
 	}
-	msg := err.Error()
-	for _, v := range []string{"TABLES_CONNECTION_STRING", "PARTNER_TENANT_ID", "GRAPH_AUTH"} {
-		if !strings.Contains(msg, v) {
-			t.Errorf("error %q: want it to name %s", msg, v)
-		}
+}
+
+// TestRunRefusesAnotherEnvironment: the configuration is read from the
+// process environment (envconfig.Process); a getenv that says otherwise is
+// refused naming the variable, rather than silently ignored.
+func TestRunRefusesAnotherEnvironment(t *testing.T) {
+	env, _ := testEnv(t)
+	setEnv(t, env)
+	other := map[string]string{}
+	for k, v := range env {
+		other[k] = v
 	}
-	if strings.Contains(msg, "\n") {
-		t.Errorf("error %q: want one line", msg)
+	other["TICKET_WEBHOOK_SECRET"] = "another-secret-0123456789abcdef-0123"
+	err := run(context.Background(), nil, func(k string) string { return other[k] }, io.Discard, io.Discard)
+	if err == nil || !strings.HasPrefix(err.Error(), "config: TICKET_WEBHOOK_SECRET: ") || strings.Contains(err.Error(), other["TICKET_WEBHOOK_SECRET"]) {
+		t.Fatalf("got %v, want one line naming TICKET_WEBHOOK_SECRET without its value", err)
 	}
 }
 

@@ -38,11 +38,28 @@ func LifecycleOptions(cfg config.Config) lifecycle.Options {
 	return lifecycle.Options{
 		Policy: cfg.Policy(),
 		Channels: access.Channels{
-			Mail:   cfg.NotifyMailFrom != "",
-			Teams:  cfg.NotifyTeamsWebhookURL != "",
-			Ticket: cfg.TicketCallbackURL != "",
+			Mail:  cfg.NotifyMailFrom != "",
+			Teams: cfg.NotifyTeamsWebhookURL != "",
+			// Comments are signed with TICKET_WEBHOOK_SECRET: without it
+			// the channel is off (warned at start).
+			Ticket: cfg.TicketComments(),
 		},
 		PartnerTenantID: cfg.PartnerTenantID,
 		SecurityGroupID: cfg.PartnerSecurityGroupID,
+		AllowedDomains:  allowedDomains(cfg.B2BAllowedDomains),
 	}
+}
+
+// allowedDomains are the guests' e-mail domains of B2B_ALLOWED_DOMAINS as
+// the lifecycle takes them: none means the partner tenant's verified
+// domains, and config.AnyDomain is lifecycle.AnyDomain.
+func allowedDomains(list config.DomainList) []string {
+	var out []string
+	for _, d := range list {
+		if d == config.AnyDomain {
+			d = lifecycle.AnyDomain
+		}
+		out = append(out, d)
+	}
+	return out
 }

@@ -37,7 +37,7 @@ const (
 	guestID        = "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"
 	partnerGroup   = "3f1e6a4b-2c5d-4e7f-8a9b-0c1d2e3f4a5b"
 	relationshipID = "2d8b4e1f-7c3a-4b9e-a0f1-5e6d7c8b9a01-5f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
-	ticketSecret   = "test-ticket-secret-value"
+	ticketSecret   = "test-ticket-secret-value-0123456789" // at least 32 bytes, as config requires
 )
 
 // sink records what a Teams webhook or ticketing system receives, and can
@@ -265,20 +265,27 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	}
 	e.queues = q
 
-	cfg, err := config.Load(ctx, func(k string) string {
-		return map[string]string{
-			"TABLES_CONNECTION_STRING":       az.ConnectionString,
-			"LOCAL_QUEUES_CONNECTION_STRING": az.ConnectionString,
-			"GRAPH_BASE_URL":                 simSrv.URL + "/v1.0",
-			"GRAPH_AUTH":                     "none",
-			"PARTNER_TENANT_ID":              partnerTenant,
-			"PARTNER_SECURITY_GROUP_ID":      partnerGroup,
-			"NOTIFY_MAIL_FROM":               "copilot-access@fabrikam.example",
-			"NOTIFY_TEAMS_WEBHOOK_URL":       teamsSrv.URL + "/workflows?sig=secret-sig",
-			"TICKET_CALLBACK_URL":            ticketSrv.URL + "/comments",
-			"TICKET_WEBHOOK_SECRET":          ticketSecret,
-		}[k]
-	})
+	// The configuration is read from the process environment, as in
+	// production: every variable of the app unset but these (t.Setenv
+	// restores them after the test).
+	for _, name := range config.Variables() {
+		t.Setenv(name, "")
+	}
+	for k, v := range map[string]string{
+		"TABLES_CONNECTION_STRING":       az.ConnectionString,
+		"LOCAL_QUEUES_CONNECTION_STRING": az.ConnectionString,
+		"GRAPH_BASE_URL":                 simSrv.URL + "/v1.0",
+		"GRAPH_AUTH":                     "none",
+		"PARTNER_TENANT_ID":              partnerTenant,
+		"PARTNER_SECURITY_GROUP_ID":      partnerGroup,
+		"NOTIFY_MAIL_FROM":               "copilot-access@fabrikam.example",
+		"NOTIFY_TEAMS_WEBHOOK_URL":       teamsSrv.URL + "/workflows?sig=secret-sig",
+		"TICKET_CALLBACK_URL":            ticketSrv.URL + "/comments",
+		"TICKET_WEBHOOK_SECRET":          ticketSecret,
+	} {
+		t.Setenv(k, v)
+	}
+	cfg, err := config.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +296,7 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	notifier, err := notify.New(notify.Options{Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		MailFrom: cfg.NotifyMailFrom, PartnerTenantID: cfg.PartnerTenantID, Mailer: dir,
 		TeamsWebhookURL: cfg.NotifyTeamsWebhookURL, TicketCallbackURL: cfg.TicketCallbackURL,
-		SignTicket: webhook.TicketSigner([]byte(ticketSecret), e.clock.Now),
+		SignTicket: webhook.TicketCommentSigner([]byte(ticketSecret), e.clock.Now),
 	})
 	if err != nil {
 		t.Fatal(err)

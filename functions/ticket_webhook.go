@@ -52,8 +52,14 @@ func (d Deps) ticketWebhook(ctx context.Context, req funchost.HTTPRequest) (func
 	if req.BodyReencoded {
 		return funchost.HTTPResponse{}, access.Errorf(access.KindUnauthorized, "the body reached the handler re-encoded; its signature cannot be checked")
 	}
-	if d.Config.TicketWebhookSecret == "" {
-		return funchost.HTTPResponse{}, access.Errorf(access.KindUnauthorized, "ticket webhooks are not configured (TICKET_WEBHOOK_SECRET)")
+	if why := d.Config.TicketWebhookUnavailable(); why != "" {
+		// A setting only this function needs stops only this function
+		// (DESIGN.md section 11): the other functions run, this one says
+		// which setting is missing, never its value.
+		res := funchost.Problem(http.StatusServiceUnavailable, "Ticket webhook not configured",
+			"TICKET_WEBHOOK_SECRET "+why, nil)
+		res.Headers["Retry-After"] = "300"
+		return res, nil
 	}
 	// The signature window is wall-clock time, whatever clock the grants
 	// follow (a local run may move that one).

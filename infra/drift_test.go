@@ -35,6 +35,7 @@ var optionalInAzure = map[string]string{
 	"LOCAL_QUEUES_CONNECTION_STRING": "local runs and tests publish to Azurite storage queues instead of Service Bus",
 	"GRAPH_BASE_URL":                 "the default is the real Graph root; only simulator runs change it",
 	"APP_CERTIFICATE_PATH":           "GRAPH_AUTH=certificate needs a key file on disk, which the Flex package does not carry; the template offers managedidentity or clientsecret",
+	"CUSTOMER_APP_CERTIFICATE_PATH":  "the customer app's certificate, for the same reason as APP_CERTIFICATE_PATH",
 	"PARTNER_CENTER_ROOTS_FILE":      "tests only: production trusts the system roots",
 	"PARTNER_CENTER_CERT_HOSTS":      "tests only: the default allows only Partner Center's own certificate origin",
 	"PARTNER_CENTER_ISSUER_HOSTS":    "tests only: the default allows only Microsoft's and DigiCert's certificate stores",
@@ -610,60 +611,49 @@ func configVariables(t *testing.T) []envVar {
 	t.Helper()
 	vars := envVars(reflect.TypeOf(config.Config{}), "", "")
 	if len(vars) == 0 {
-		t.Fatalf("config.Config has no env-tagged fields; has its tag key changed?")
+		t.Fatalf("config.Config has no envconfig-tagged fields; has its tag key changed?")
 	}
 	return vars
 }
 
-// envVars lists the variables of a struct tagged the go-envconfig way,
-// `env:"NAME, required, default=…"`, following nested structs (with their
-// `prefix=` option) as go-envconfig does.
+// envVars lists the variables of a struct tagged the
+// kelseyhightower/envconfig way, `envconfig:"NAME" default:"…"
+// required:"true"`, following nested structs as envconfig.Process does
+// (a nested struct's variables are prefixed with its own name and "_").
+// Unexported fields and `ignored:"true"` ones are not read.
 func envVars(typ reflect.Type, prefix, path string) []envVar {
 	var out []envVar
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
-		if !f.IsExported() {
+		if !f.IsExported() || f.Tag.Get("ignored") == "true" {
 			continue
 		}
-		name, opts := parseEnvTag(f.Tag.Get("env"))
+		name := f.Tag.Get("envconfig")
 		ft := f.Type
 		for ft.Kind() == reflect.Pointer {
 			ft = ft.Elem()
 		}
-		if name == "" {
-			if ft.Kind() == reflect.Struct && !decodesItself(ft) {
-				out = append(out, envVars(ft, prefix+opts["prefix"], path+f.Name+".")...)
+		if ft.Kind() == reflect.Struct && !decodesItself(ft) {
+			p := prefix
+			if name != "" {
+				p += name + "_"
 			}
+			out = append(out, envVars(ft, p, path+f.Name+".")...)
 			continue
 		}
-		_, required := opts["required"]
-		out = append(out, envVar{Name: prefix + name, Field: path + f.Name, Default: opts["default"], Required: required})
+		if name == "" {
+			name = strings.ToUpper(f.Name) // what envconfig reads for an untagged field
+		}
+		out = append(out, envVar{Name: prefix + name, Field: path + f.Name, Default: f.Tag.Get("default"), Required: f.Tag.Get("required") == "true"})
 	}
 	return out
 }
 
-// parseEnvTag splits `NAME, opt, key=value, default=rest` into the name and
-// its options; default= takes the rest of the tag, commas included.
-func parseEnvTag(tag string) (string, map[string]string) {
-	name, rest, _ := strings.Cut(tag, ",")
-	opts := map[string]string{}
-	for rest = strings.TrimSpace(rest); rest != ""; rest = strings.TrimSpace(rest) {
-		if v, ok := strings.CutPrefix(rest, "default="); ok {
-			opts["default"] = v
-			break
-		}
-		var opt string
-		opt, rest, _ = strings.Cut(rest, ",")
-		k, v, _ := strings.Cut(strings.TrimSpace(opt), "=")
-		opts[k] = v
-	}
-	return strings.TrimSpace(name), opts
-}
-
 func decodesItself(typ reflect.Type) bool {
 	p := reflect.PointerTo(typ)
-	_, envDecoder := p.MethodByName("EnvDecode")
-	return envDecoder ||
+	_, decoder := p.MethodByName("Decode")
+	_, setter := p.MethodByName("Set")
+	return decoder || setter ||
 		p.Implements(reflect.TypeFor[encoding.TextUnmarshaler]()) ||
 		p.Implements(reflect.TypeFor[encoding.BinaryUnmarshaler]()) ||
 		p.Implements(reflect.TypeFor[json.Unmarshaler]())

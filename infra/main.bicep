@@ -35,10 +35,16 @@ param tags object = {}
 @maxLength(36)
 param partnerTenantId string
 
-@description('Application (client) id of the partner\'s multi-tenant app registration used for Microsoft Graph in the partner and customer tenants (APP_CLIENT_ID).')
+@description('Application (client) id of the partner app: GDAP, Mail.Send and Domain.Read.All, consented in the partner tenant only (APP_CLIENT_ID). See infra/README.md for its permissions and consent link.')
 @minLength(36)
 @maxLength(36)
 param graphAppClientId string
+
+@description('Application (client) id of the customer app: User.Invite.All, User.Read.All and RoleManagement.ReadWrite.Directory, consented in each customer tenant (CUSTOMER_APP_CLIENT_ID). With graphAuth managedidentity the same user-assigned identity is a federated credential of it too. Empty: the partner app serves both sides, so a customer\'s consent also grants the partner\'s permissions (the app warns at start).')
+param customerAppClientId string = ''
+
+@description('E-mail domains guests may be invited from, comma separated (B2B_ALLOWED_DOMAINS). Empty: the partner tenant\'s verified domains, read from Graph. * allows any domain (the app warns at start).')
+param b2bAllowedDomains string = ''
 
 @description('Object id of the partner security group that GDAP access assignments go to when a gdap-approved message names none (PARTNER_SECURITY_GROUP_ID). Empty: every message must name one.')
 param partnerSecurityGroupId string = ''
@@ -93,9 +99,13 @@ param ticketCallbackUrl string = ''
 @secure()
 param ticketWebhookSecret string = ''
 
-@description('Client secret of the Graph app registration, written to Key Vault secret app-client-secret when graphAuth is clientsecret. Empty: keep the secret already in the vault.')
+@description('Client secret of the partner app, written to Key Vault secret app-client-secret when graphAuth is clientsecret. Empty: keep the secret already in the vault.')
 @secure()
 param appClientSecret string = ''
+
+@description('Client secret of the customer app, written to Key Vault secret customer-app-client-secret when graphAuth is clientsecret and customerAppClientId is set. Empty: keep the secret already in the vault.')
+@secure()
+param customerAppClientSecret string = ''
 
 @description('Teams Workflows webhook URL, written to Key Vault secret notify-teams-webhook-url. Empty: keep the secret already in the vault.')
 @secure()
@@ -163,6 +173,7 @@ var tableNames = [
 var secretNames = {
   ticketWebhookSecret: 'ticket-webhook-secret'
   appClientSecret: 'app-client-secret'
+  customerAppClientSecret: 'customer-app-client-secret'
   notifyTeamsWebhookUrl: 'notify-teams-webhook-url'
 }
 
@@ -245,6 +256,7 @@ module keyVault 'modules/keyvault.bicep' = {
     secretNames: secretNames
     ticketWebhookSecret: ticketWebhookSecret
     appClientSecret: graphAuth == 'clientsecret' ? appClientSecret : ''
+    customerAppClientSecret: graphAuth == 'clientsecret' && !empty(customerAppClientId) ? customerAppClientSecret : ''
     notifyTeamsWebhookUrl: notifyTeamsWebhookUrl
   }
 }
@@ -281,12 +293,14 @@ var appSettings = union(
     GRAPH_AUTH: graphAuth
     PARTNER_TENANT_ID: partnerTenantId
     APP_CLIENT_ID: graphAppClientId
+    CUSTOMER_APP_CLIENT_ID: customerAppClientId
     AZURE_CLIENT_ID: identity.properties.clientId
     PARTNER_SECURITY_GROUP_ID: partnerSecurityGroupId
     ALLOWED_ROLES: allowedRolesSetting
     NOTICE_DAYS: noticeDays
     B2B_DEFAULT_DAYS: b2bDefaultDaysSetting
     B2B_MAX_DAYS: string(b2bMaxDays)
+    B2B_ALLOWED_DOMAINS: b2bAllowedDomains
     EXPIRY_SWEEP_SCHEDULE: expirySweepScheduleSetting
     NOTIFY_MAIL_FROM: notifyMailFrom
     TICKET_CALLBACK_URL: ticketCallbackUrl
@@ -295,6 +309,11 @@ var appSettings = union(
   graphAuth == 'clientsecret'
     ? {
         APP_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultSecretsUri}${secretNames.appClientSecret}/)'
+      }
+    : {},
+  graphAuth == 'clientsecret' && !empty(customerAppClientId)
+    ? {
+        CUSTOMER_APP_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultSecretsUri}${secretNames.customerAppClientSecret}/)'
       }
     : {},
   enableTeamsNotifications

@@ -5,9 +5,14 @@ using 'main.bicep'
 
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'dev')
 
-// The MSSP's tenant and its multi-tenant Graph app registration.
+// The MSSP's tenant and its two Graph app registrations: the partner app
+// (GDAP, Mail.Send, Domain.Read.All; partner tenant) and the customer app
+// (guests, users, directory roles; customer tenants). See infra/README.md.
 param partnerTenantId = readEnvironmentVariable('PARTNER_TENANT_ID', '00000000-0000-0000-0000-000000000000')
 param graphAppClientId = readEnvironmentVariable('APP_CLIENT_ID', '00000000-0000-0000-0000-000000000000')
+param customerAppClientId = readEnvironmentVariable('CUSTOMER_APP_CLIENT_ID', '')
+// Empty: guests only from the partner tenant's verified domains.
+param b2bAllowedDomains = readEnvironmentVariable('B2B_ALLOWED_DOMAINS', '')
 param partnerSecurityGroupId = readEnvironmentVariable('PARTNER_SECURITY_GROUP_ID', '')
 param graphAuth = 'managedidentity'
 
@@ -33,6 +38,7 @@ param ticketCallbackUrl = readEnvironmentVariable('TICKET_CALLBACK_URL', '')
 // Secrets: never written here. Empty leaves the Key Vault secret as it is.
 param ticketWebhookSecret = readEnvironmentVariable('TICKET_WEBHOOK_SECRET', '')
 param notifyTeamsWebhookUrl = readEnvironmentVariable('NOTIFY_TEAMS_WEBHOOK_URL', '')
+param customerAppClientSecret = readEnvironmentVariable('CUSTOMER_APP_CLIENT_SECRET', '')
 
 param instanceMemoryMB = 2048
 param maximumInstanceCount = 40

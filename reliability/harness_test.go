@@ -120,7 +120,7 @@ func TestScanFindsEveryLeak(t *testing.T) {
 		resp.Body.Close()
 	}
 	s := &stack{
-		secrets: map[string]string{"TICKET_WEBHOOK_SECRET": "hmac-secret-1234567890", "Teams webhook sig": "sig/with+chars=="},
+		secrets: map[string]string{"TICKET_WEBHOOK_SECRET": "hmac-secret-1234567890-abcdefghijklmnop", "Teams webhook sig": "sig/with+chars=="},
 		creds:   creds, outputs: map[string]*childproc.Log{}, sim: graphsim.New(graphsim.Seed{}),
 		teams: newSink(http.StatusAccepted), ticket: newSink(http.StatusOK),
 	}
@@ -133,7 +133,7 @@ func TestScanFindsEveryLeak(t *testing.T) {
 	}
 
 	leaky := s.output("handler")
-	_, _ = io.WriteString(leaky, `{"msg":"verify","secret":"hmac-secret-1234567890"}`+"\n")
+	_, _ = io.WriteString(leaky, `{"msg":"verify","secret":"hmac-secret-1234567890-abcdefghijklmnop"}`+"\n")
 	if _, err := http.Post(s.teams.srv.URL, "application/json", strings.NewReader(`{"url":"https://x/?sig=`+url.QueryEscape("sig/with+chars==")+`"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestScanFindsEveryLeak(t *testing.T) {
 		t.Fatalf("got %d leaks, want 3 (log line, Teams card, answer): %v", len(got.Leaks), got.Leaks)
 	}
 	for _, l := range got.Leaks {
-		if strings.Contains(l, "hmac-secret-1234567890") || strings.Contains(l, token) {
+		if strings.Contains(l, "hmac-secret-1234567890-abcdefghijklmnop") || strings.Contains(l, token) {
 			t.Errorf("a leak report repeats the secret: %s", l)
 		}
 	}

@@ -35,7 +35,7 @@ scripts/azurite.sh start
 . "$AZURITE_ENV_FILE"
 pids+=("$AZURITE_PID")
 
-secret="local-only-ticket-secret"
+secret="local-only-ticket-secret-for-the-simulator" # at least 32 bytes, as the app requires
 echo "== Graph simulator (demo tenants) and localpeers"
 # Short delays, as Microsoft's but in seconds: an approved relationship is
 # active after 20 s and a new guest is visible after 10 s, so that the
@@ -60,6 +60,8 @@ cat >"$state/local.settings.json" <<JSON
     "GRAPH_BASE_URL": "http://127.0.0.1:8090/v1.0",
     "GRAPH_AUTH": "none",
     "PARTNER_TENANT_ID": "11112222-3333-4444-5555-666677778888",
+    "APP_CLIENT_ID": "5e1f0000-0000-4000-8000-00000000a001",
+    "CUSTOMER_APP_CLIENT_ID": "5e1f0000-0000-4000-8000-00000000c001",
     "PARTNER_SECURITY_GROUP_ID": "f1000000-0000-4000-8000-000000000001",
     "NOTIFY_MAIL_FROM": "copilot-access@fabrikam.example",
     "NOTIFY_TEAMS_WEBHOOK_URL": "http://127.0.0.1:8091/teams",

@@ -46,7 +46,7 @@ func TestLocalOnly(t *testing.T) {
 // TestRequestIsSigned checks that a command reaches the app signed as the
 // ticket webhook requires, with the flags in the body.
 func TestRequestIsSigned(t *testing.T) {
-	const secret = "cli-test-secret"
+	const secret = "cli-test-secret-0123456789abcdef-0123"
 	var got map[string]any
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)

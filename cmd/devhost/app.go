@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -407,23 +406,8 @@ func resolve(s string, env map[string]string) (string, error) {
 }
 
 // appDefault returns the default the app's configuration gives the
-// variable name, read from the env struct tags of config.Config
-// ("NAME, default=value").
-func appDefault(name string) (string, bool) {
-	t := reflect.TypeOf(config.Config{})
-	for i := 0; i < t.NumField(); i++ {
-		tag := t.Field(i).Tag.Get("env")
-		n, opts, _ := strings.Cut(tag, ",")
-		if strings.TrimSpace(n) != name {
-			continue
-		}
-		if _, def, ok := strings.Cut(opts, "default="); ok {
-			return def, true
-		}
-		return "", false
-	}
-	return "", false
-}
+// variable name (the default tags of config.Config).
+func appDefault(name string) (string, bool) { return config.Default(name) }
 
 // timeSpan is .NET's TimeSpan text: [d.]hh:mm:ss[.fffffff].
 var timeSpan = regexp.MustCompile(`^(?:(\d+)\.)?(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?$`)

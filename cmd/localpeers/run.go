@@ -136,10 +136,12 @@ func (p *peers) teams(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// ticket checks the comment's signature as a ticketing system would.
+// ticket checks the comment's signature as a ticketing system would: with
+// the key derived from TICKET_WEBHOOK_SECRET for comments
+// (webhook.TicketCommentKey), so that a signed command is no comment.
 func (p *peers) ticket(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err := webhook.VerifyTicket(p.secret, r.Header, body, time.Now()); err != nil {
+	if err := webhook.VerifyTicketComment(p.secret, r.Header, body, time.Now()); err != nil {
 		p.log.Warn("ticket comment refused", "err", err.Error())
 		http.Error(w, "bad signature", http.StatusUnauthorized)
 		return

@@ -22,7 +22,7 @@ import (
 
 func newPeers(t *testing.T, app string) (*peers, *httptest.Server) {
 	t.Helper()
-	p := &peers{dir: t.TempDir(), secret: []byte("peer-secret"), app: app,
+	p := &peers{dir: t.TempDir(), secret: []byte("peer-secret-0123456789abcdef-0123456"), app: app,
 		log: slog.New(slog.NewJSONHandler(io.Discard, nil)), client: http.DefaultClient}
 	srv := httptest.NewUnstartedServer(p.routes())
 	pki, err := devpki.NewChain(time.Hour, "http://"+srv.Listener.Addr().String()+issuerPath)
@@ -45,8 +45,16 @@ func TestTicketSinkChecksTheSignature(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("wrongly signed comment: got %v %v, want 401", resp, err)
 	}
+	// Signed as an inbound command (the secret itself): not a comment.
 	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/ticket", bytes.NewReader(body))
 	webhook.SetTicketHeaders(req, p.secret, body, time.Now())
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("comment signed as a command: got %v %v, want 401", resp, err)
+	}
+	req, _ = http.NewRequest(http.MethodPost, srv.URL+"/ticket", bytes.NewReader(body))
+	for k, v := range webhook.TicketCommentHeaders(p.secret, body, time.Now()) {
+		req.Header[k] = v
+	}
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("signed comment: got %v %v, want 204", resp, err)
 	}

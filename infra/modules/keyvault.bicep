@@ -27,6 +27,7 @@ param enablePurgeProtection bool = true
 param secretNames {
   ticketWebhookSecret: string
   appClientSecret: string
+  customerAppClientSecret: string
   notifyTeamsWebhookUrl: string
 }
 
@@ -34,9 +35,13 @@ param secretNames {
 @secure()
 param ticketWebhookSecret string = ''
 
-@description('Client secret of the Graph app registration (graphAuth clientsecret). Empty: leave the secret as it is.')
+@description('Client secret of the partner app (graphAuth clientsecret). Empty: leave the secret as it is.')
 @secure()
 param appClientSecret string = ''
+
+@description('Client secret of the customer app (graphAuth clientsecret with a customer app). Empty: leave the secret as it is.')
+@secure()
+param customerAppClientSecret string = ''
 
 @description('Teams Workflows webhook URL; it carries a signature, so it is kept as a secret. Empty: leave the secret as it is.')
 @secure()
@@ -84,6 +89,14 @@ resource appClientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = i
   name: secretNames.appClientSecret
   properties: {
     value: appClientSecret
+  }
+}
+
+resource customerAppClientSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(customerAppClientSecret)) {
+  parent: vault
+  name: secretNames.customerAppClientSecret
+  properties: {
+    value: customerAppClientSecret
   }
 }
 

@@ -3,10 +3,26 @@
 // and refuses a missing or contradictory setting with one line that names
 // the variable.
 //
-// It uses github.com/sethvargo/go-envconfig rather than the older
-// kelseyhightower/envconfig: both map struct tags to variables, but only the
-// former takes a Lookuper, which lets run(ctx, args, getenv, …) read the
-// environment it is given instead of the process's.
+// The variables are read with github.com/kelseyhightower/envconfig, the
+// package of the design card: envconfig.Process fills Config from its
+// `envconfig`, `default` and `required` tags, and the comma lists decode
+// themselves (List, IntList, DomainList implement envconfig.Decoder).
+//
+// Where the values come from: envconfig.Process reads the process
+// environment, and so does Load. An empty value counts as unset, as it does
+// in App Service settings: Load unsets the app's empty variables in the
+// process environment first, because envconfig would otherwise take an
+// empty value as set, skip the default and fail to parse it. The handler's
+// run(ctx, args, getenv, …) keeps its getenv argument (os.Getenv in
+// production) and checks it with CheckGetenv before Load: a getenv that
+// disagrees with the process environment about any variable of Config is
+// refused with one line naming the variable, rather than silently ignored.
+// Tests therefore set the environment with t.Setenv and pass os.Getenv.
+//
+// A setting only one function needs stops only that function:
+// TICKET_WEBHOOK_SECRET unset or an unresolved Key Vault reference leaves
+// every other function running; ticket-webhook answers 503 naming it, ticket
+// comments are not sent, and Warnings says so in one line.
 package config
 
 import (
@@ -14,11 +30,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/sethvargo/go-envconfig"
+	"github.com/kelseyhightower/envconfig"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
@@ -35,50 +53,154 @@ const DefaultCertHosts = "https://3psostorageacct.blob.core.windows.net"
 // and DigiCert's certificate stores.
 const DefaultIssuerHosts = "http://www.microsoft.com,https://www.microsoft.com,http://cacerts.digicert.com,https://cacerts.digicert.com"
 
+// MinTicketSecretBytes is the shortest TICKET_WEBHOOK_SECRET accepted: the
+// HMAC-SHA256 key should carry as many bytes as the hash (DESIGN.md
+// section 11).
+const MinTicketSecretBytes = 32
+
+// AnyDomain in B2B_ALLOWED_DOMAINS lets guests come from any e-mail domain
+// (lifecycle.AnyDomain).
+const AnyDomain = "*"
+
 // Config is every setting of the app. Secrets are kept in fields whose
 // names say so.
 type Config struct {
-	Port int `env:"FUNCTIONS_CUSTOMHANDLER_PORT, default=8080"`
+	Port int `envconfig:"FUNCTIONS_CUSTOMHANDLER_PORT" default:"8080"`
 
-	TablesConnectionString string `env:"TABLES_CONNECTION_STRING"`
-	TablesServiceURL       string `env:"TABLES_SERVICE_URL"`
+	TablesConnectionString string `envconfig:"TABLES_CONNECTION_STRING"`
+	TablesServiceURL       string `envconfig:"TABLES_SERVICE_URL"`
 
-	ServiceBusNamespace         string `env:"SERVICEBUS_NAMESPACE"`
-	ServiceBusConnectionString  string `env:"SERVICEBUS_CONNECTION_STRING"`
-	LocalQueuesConnectionString string `env:"LOCAL_QUEUES_CONNECTION_STRING"`
+	ServiceBusNamespace         string `envconfig:"SERVICEBUS_NAMESPACE"`
+	ServiceBusConnectionString  string `envconfig:"SERVICEBUS_CONNECTION_STRING"`
+	LocalQueuesConnectionString string `envconfig:"LOCAL_QUEUES_CONNECTION_STRING"`
 
-	GraphBaseURL       string `env:"GRAPH_BASE_URL, default=https://graph.microsoft.com/v1.0"`
-	GraphAuth          string `env:"GRAPH_AUTH, default=managedidentity"`
-	PartnerTenantID    string `env:"PARTNER_TENANT_ID"`
-	AppClientID        string `env:"APP_CLIENT_ID"`
-	AppClientSecret    string `env:"APP_CLIENT_SECRET"`
-	AppCertificatePath string `env:"APP_CERTIFICATE_PATH"`
+	GraphBaseURL    string `envconfig:"GRAPH_BASE_URL" default:"https://graph.microsoft.com/v1.0"`
+	GraphAuth       string `envconfig:"GRAPH_AUTH" default:"managedidentity"`
+	PartnerTenantID string `envconfig:"PARTNER_TENANT_ID" required:"true"`
+	// AppClientID is the partner app: GDAP, Mail.Send and Domain.Read.All,
+	// consented in the partner tenant only.
+	AppClientID        string `envconfig:"APP_CLIENT_ID"`
+	AppClientSecret    string `envconfig:"APP_CLIENT_SECRET"`
+	AppCertificatePath string `envconfig:"APP_CERTIFICATE_PATH"`
+	// CustomerAppClientID is the customer app: invite guests, read users,
+	// assign directory roles, consented in each customer tenant. Unset, the
+	// partner app serves both sides (warned at start).
+	CustomerAppClientID        string `envconfig:"CUSTOMER_APP_CLIENT_ID"`
+	CustomerAppClientSecret    string `envconfig:"CUSTOMER_APP_CLIENT_SECRET"`
+	CustomerAppCertificatePath string `envconfig:"CUSTOMER_APP_CERTIFICATE_PATH"`
 	// ManagedIdentityClientID selects a user-assigned identity; Azure's SDKs
 	// read the same variable.
-	ManagedIdentityClientID string `env:"AZURE_CLIENT_ID"`
+	ManagedIdentityClientID string `envconfig:"AZURE_CLIENT_ID"`
 
-	PartnerSecurityGroupID string   `env:"PARTNER_SECURITY_GROUP_ID"`
-	AllowedRoles           []string `env:"ALLOWED_ROLES, default=5d6b6bb7-de71-4623-b4af-96380a352509,5f2222b1-57c3-48ba-8ad5-d4759f1fde6f"`
-	NoticeDays             []int    `env:"NOTICE_DAYS, default=30,7,1"`
-	B2BDefaultDays         int      `env:"B2B_DEFAULT_DAYS, default=90"`
-	B2BMaxDays             int      `env:"B2B_MAX_DAYS, default=365"`
-	ExpirySweepSchedule    string   `env:"EXPIRY_SWEEP_SCHEDULE, default=0 0 * * * *"`
+	PartnerSecurityGroupID string  `envconfig:"PARTNER_SECURITY_GROUP_ID"`
+	AllowedRoles           List    `envconfig:"ALLOWED_ROLES" default:"5d6b6bb7-de71-4623-b4af-96380a352509,5f2222b1-57c3-48ba-8ad5-d4759f1fde6f"`
+	NoticeDays             IntList `envconfig:"NOTICE_DAYS" default:"30,7,1"`
+	B2BDefaultDays         int     `envconfig:"B2B_DEFAULT_DAYS" default:"90"`
+	B2BMaxDays             int     `envconfig:"B2B_MAX_DAYS" default:"365"`
+	// B2BAllowedDomains are the e-mail domains guests may come from; unset
+	// means the partner tenant's verified domains (Graph GET /domains),
+	// AnyDomain any domain (warned at start).
+	B2BAllowedDomains   DomainList `envconfig:"B2B_ALLOWED_DOMAINS"`
+	ExpirySweepSchedule string     `envconfig:"EXPIRY_SWEEP_SCHEDULE" default:"0 0 * * * *"`
 
-	NotifyMailFrom        string `env:"NOTIFY_MAIL_FROM"`
-	NotifyTeamsWebhookURL string `env:"NOTIFY_TEAMS_WEBHOOK_URL"`
-	TicketCallbackURL     string `env:"TICKET_CALLBACK_URL"`
-	TicketWebhookSecret   string `env:"TICKET_WEBHOOK_SECRET"`
+	NotifyMailFrom        string `envconfig:"NOTIFY_MAIL_FROM"`
+	NotifyTeamsWebhookURL string `envconfig:"NOTIFY_TEAMS_WEBHOOK_URL"`
+	TicketCallbackURL     string `envconfig:"TICKET_CALLBACK_URL"`
+	// TicketWebhookSecret is the HMAC key of the ticket webhook, at least
+	// MinTicketSecretBytes long. Load leaves it empty when it is not usable
+	// (unset, or an unresolved Key Vault reference): TicketWebhookUnavailable
+	// says why.
+	TicketWebhookSecret string `envconfig:"TICKET_WEBHOOK_SECRET"`
 
-	PartnerCenterRootsFile string `env:"PARTNER_CENTER_ROOTS_FILE"`
+	PartnerCenterRootsFile string `envconfig:"PARTNER_CENTER_ROOTS_FILE"`
 	// LocalClockFile moves the app's clock for local runs only: the file
 	// holds a duration (such as "2160h") added to the real time. It is
 	// refused unless Graph is a simulator.
-	LocalClockFile         string `env:"LOCAL_CLOCK_FILE"`
-	PartnerCenterCertHosts string `env:"PARTNER_CENTER_CERT_HOSTS, default=https://3psostorageacct.blob.core.windows.net"`
+	LocalClockFile         string `envconfig:"LOCAL_CLOCK_FILE"`
+	PartnerCenterCertHosts string `envconfig:"PARTNER_CENTER_CERT_HOSTS" default:"https://3psostorageacct.blob.core.windows.net"`
 	// PartnerCenterIssuerHosts lists the origins, same syntax as
 	// PARTNER_CENTER_CERT_HOSTS, that the issuers named by the caIssuers
 	// URLs of Partner Center's certificate may be fetched from.
-	PartnerCenterIssuerHosts string `env:"PARTNER_CENTER_ISSUER_HOSTS, default=http://www.microsoft.com,https://www.microsoft.com,http://cacerts.digicert.com,https://cacerts.digicert.com"`
+	PartnerCenterIssuerHosts string `envconfig:"PARTNER_CENTER_ISSUER_HOSTS" default:"http://www.microsoft.com,https://www.microsoft.com,http://cacerts.digicert.com,https://cacerts.digicert.com"`
+
+	// ticketSecretProblem is why TICKET_WEBHOOK_SECRET is not usable,
+	// when Load found a value it set aside (unexported: envconfig skips it).
+	ticketSecretProblem string
+}
+
+// List is a comma list of strings, each trimmed, empty items dropped.
+type List []string
+
+// Decode implements envconfig.Decoder.
+func (l *List) Decode(value string) error {
+	*l = nil
+	for _, s := range strings.Split(value, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
+	return nil
+}
+
+// IntList is a comma list of whole numbers.
+type IntList []int
+
+// Decode implements envconfig.Decoder.
+func (l *IntList) Decode(value string) error {
+	var strs List
+	_ = strs.Decode(value)
+	*l = make(IntList, 0, len(strs))
+	for _, s := range strs {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		*l = append(*l, n)
+	}
+	return nil
+}
+
+// DomainList is a comma list of e-mail domains, lower-case, a leading "@"
+// dropped; AnyDomain stands for any.
+type DomainList []string
+
+// Decode implements envconfig.Decoder.
+func (l *DomainList) Decode(value string) error {
+	var strs List
+	_ = strs.Decode(value)
+	*l = nil
+	for _, s := range strs {
+		s = strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(s, "@"), "."))
+		if s != AnyDomain && !isDomain(s) {
+			return fmt.Errorf("%q is not an e-mail domain such as fabrikam.com (or * for any)", s)
+		}
+		if !slices.Contains(*l, s) {
+			*l = append(*l, s)
+		}
+	}
+	if slices.Contains(*l, AnyDomain) && len(*l) > 1 {
+		return errors.New("* (any domain) stands alone: list domains or *, not both")
+	}
+	return nil
+}
+
+// isDomain reports whether s looks like a DNS name with at least two labels.
+func isDomain(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(s) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Error is a configuration problem about one variable.
@@ -89,17 +211,29 @@ type Error struct {
 
 func (e *Error) Error() string { return "config: " + e.Variable + ": " + e.Problem }
 
-// Load reads the configuration through getenv (os.Getenv in production) and
-// checks it. An empty value counts as unset, as it does in App Service
-// settings.
-func Load(ctx context.Context, getenv func(string) string) (Config, error) {
+// Load reads the configuration from the process environment with
+// envconfig.Process and checks it. An empty value counts as unset.
+func Load(ctx context.Context) (Config, error) {
+	if err := ctx.Err(); err != nil {
+		return Config{}, err
+	}
+	for _, name := range Variables() {
+		if v, ok := os.LookupEnv(name); ok && v == "" {
+			// App Service passes an emptied setting as an empty variable;
+			// envconfig would take it as set and skip the default.
+			_ = os.Unsetenv(name)
+		}
+	}
 	var c Config
-	lookup := envconfig.LookuperFunc(func(key string) (string, bool) {
-		v := getenv(key)
-		return v, v != ""
-	})
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookup}); err != nil {
+	if err := envconfig.Process("", &c); err != nil {
 		return Config{}, translate(err)
+	}
+	// App Service passes an unresolved Key Vault reference through as its
+	// literal text. For the ticket webhook's key that stops only the ticket
+	// webhook (and ticket comments): set the value aside, say why.
+	if isKeyVaultReference(c.TicketWebhookSecret) {
+		c.TicketWebhookSecret = ""
+		c.ticketSecretProblem = "is an unresolved Key Vault reference: grant the app's identity Key Vault Secrets User and check the secret URI"
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
@@ -108,29 +242,86 @@ func Load(ctx context.Context, getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-// translate turns envconfig's error into one naming the variable: envconfig
-// words its errors as `Field: problem`, with the Go field name.
+// CheckGetenv checks that getenv, the environment run was given, agrees
+// with the process environment that Load reads, for every variable of
+// Config (empty and unset count as the same). A nil getenv is os.Getenv.
+// The refusal names the first variable that differs and never its value.
+func CheckGetenv(getenv func(string) string) error {
+	if getenv == nil {
+		return nil
+	}
+	for _, name := range Variables() {
+		if getenv(name) != os.Getenv(name) {
+			return &Error{Variable: name, Problem: "the environment given to run differs from the process environment, " +
+				"which the configuration is read from (envconfig.Process): set the variable in the process environment (t.Setenv in tests)"}
+		}
+	}
+	return nil
+}
+
+// translate turns envconfig's error into one naming the variable, without
+// the value (it may be a secret).
 func translate(err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, ": "); i > 0 {
-		if f, ok := reflect.TypeOf(Config{}).FieldByName(msg[:i]); ok {
-			name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-			return &Error{Variable: name, Problem: msg[i+2:]}
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		problem := pe.Err.Error()
+		var ne *strconv.NumError
+		if errors.As(pe.Err, &ne) {
+			problem = "must be a whole number"
+		}
+		return &Error{Variable: pe.KeyName, Problem: problem}
+	}
+	if rest, ok := strings.CutPrefix(err.Error(), "required key "); ok {
+		if name, ok := strings.CutSuffix(rest, " missing value"); ok {
+			return &Error{Variable: name, Problem: "is required" + requiredWhy[name]}
 		}
 	}
 	return fmt.Errorf("config: %w", err)
 }
 
-// Variables lists the environment variables the app reads.
-func Variables() []string {
+// requiredWhy completes the refusal of a variable tagged required.
+var requiredWhy = map[string]string{
+	"PARTNER_TENANT_ID": ": the MSSP's tenant id",
+}
+
+// Setting is one variable the configuration reads, as its struct tags say.
+type Setting struct {
+	Name     string
+	Default  string
+	Required bool
+}
+
+// Settings lists the variables the app reads, in the order of Config.
+func Settings() []Setting {
 	t := reflect.TypeOf(Config{})
-	out := make([]string, 0, t.NumField())
+	out := make([]Setting, 0, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
-		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("env"), ","); name != "" {
-			out = append(out, name)
+		f := t.Field(i)
+		if name := f.Tag.Get("envconfig"); name != "" && f.IsExported() {
+			out = append(out, Setting{Name: name, Default: f.Tag.Get("default"), Required: f.Tag.Get("required") == "true"})
 		}
 	}
 	return out
+}
+
+// Variables lists the environment variables the app reads.
+func Variables() []string {
+	var out []string
+	for _, s := range Settings() {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// Default returns the default the configuration gives a variable, and
+// whether it has one.
+func Default(name string) (string, bool) {
+	for _, s := range Settings() {
+		if s.Name == name && s.Default != "" {
+			return s.Default, true
+		}
+	}
+	return "", false
 }
 
 // Validate checks settings that are missing, malformed or contradict each
@@ -194,8 +385,9 @@ func (c Config) Validate() error {
 	default:
 		bad("GRAPH_AUTH", "%q is not one of managedidentity, clientsecret, certificate, none", c.GraphAuth)
 	}
+	c.validateCustomerApp(bad)
 	if c.PartnerTenantID == "" {
-		bad("PARTNER_TENANT_ID", "required: the MSSP's tenant id")
+		bad("PARTNER_TENANT_ID", "is required: the MSSP's tenant id")
 	} else if !access.IsGUID(c.PartnerTenantID) {
 		bad("PARTNER_TENANT_ID", "must be a GUID")
 	}
@@ -236,23 +428,32 @@ func (c Config) Validate() error {
 	if len(strings.Fields(c.ExpirySweepSchedule)) != 6 {
 		bad("EXPIRY_SWEEP_SCHEDULE", "must be a six-field NCRONTAB expression such as \"0 0 * * * *\"")
 	}
-	if c.NotifyTeamsWebhookURL != "" && !isHTTPURL(c.NotifyTeamsWebhookURL) {
+	if c.NotifyTeamsWebhookURL != "" && !isHTTPURL(c.NotifyTeamsWebhookURL) && !isKeyVaultReference(c.NotifyTeamsWebhookURL) {
 		bad("NOTIFY_TEAMS_WEBHOOK_URL", "must be an http(s) URL")
 	}
-	if c.TicketCallbackURL != "" {
-		if !isHTTPURL(c.TicketCallbackURL) {
-			bad("TICKET_CALLBACK_URL", "must be an http(s) URL")
-		}
-		if c.TicketWebhookSecret == "" {
-			bad("TICKET_WEBHOOK_SECRET", "required with TICKET_CALLBACK_URL: ticket comments are signed with it")
+	if c.TicketCallbackURL != "" && !isHTTPURL(c.TicketCallbackURL) && !isKeyVaultReference(c.TicketCallbackURL) {
+		bad("TICKET_CALLBACK_URL", "must be an http(s) URL")
+	}
+	// Without a usable secret the ticket webhook and ticket comments are off
+	// (Warnings); a secret that is set must be a real key.
+	if s := c.TicketWebhookSecret; s != "" {
+		switch {
+		case strings.TrimSpace(s) == "":
+			bad("TICKET_WEBHOOK_SECRET", "is all white space: set a random key of at least %d bytes (openssl rand -hex 32)", MinTicketSecretBytes)
+		case len(s) < MinTicketSecretBytes:
+			bad("TICKET_WEBHOOK_SECRET", "is shorter than %d bytes: set a random key of at least %d bytes (openssl rand -hex 32)", MinTicketSecretBytes, MinTicketSecretBytes)
 		}
 	}
 	// App Service passes an unresolved Key Vault reference through as its
-	// literal text: as an HMAC key that would be a guessable secret.
-	for name, v := range map[string]string{"TICKET_WEBHOOK_SECRET": c.TicketWebhookSecret, "APP_CLIENT_SECRET": c.AppClientSecret,
-		"NOTIFY_TEAMS_WEBHOOK_URL": c.NotifyTeamsWebhookURL, "TICKET_CALLBACK_URL": c.TicketCallbackURL} {
-		if strings.HasPrefix(v, "@Microsoft.KeyVault(") {
-			bad(name, "is an unresolved Key Vault reference: grant the app's identity Key Vault Secrets User and check the secret URI")
+	// literal text: as a credential or a URL that would be a guessable
+	// secret or a request to nowhere, and every function needs these.
+	for _, o := range []struct{ name, value string }{
+		{"APP_CLIENT_SECRET", c.AppClientSecret}, {"CUSTOMER_APP_CLIENT_SECRET", c.CustomerAppClientSecret},
+		{"NOTIFY_TEAMS_WEBHOOK_URL", c.NotifyTeamsWebhookURL}, {"TICKET_CALLBACK_URL", c.TicketCallbackURL},
+		{"TICKET_WEBHOOK_SECRET", c.TicketWebhookSecret},
+	} {
+		if isKeyVaultReference(o.value) {
+			bad(o.name, "is an unresolved Key Vault reference: grant the app's identity Key Vault Secrets User and check the secret URI")
 		}
 	}
 	if c.LocalClockFile != "" && !c.LocalGraph() {
@@ -282,6 +483,126 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validateCustomerApp checks the customer app's settings: a credential of
+// its own needs its own client id, and with GRAPH_AUTH clientsecret or
+// certificate the customer app needs a credential (managed identity is the
+// same federated identity for both apps).
+func (c Config) validateCustomerApp(bad func(v, format string, args ...any)) {
+	if c.CustomerAppClientID == "" {
+		for _, o := range []struct{ name, value string }{
+			{"CUSTOMER_APP_CLIENT_SECRET", c.CustomerAppClientSecret}, {"CUSTOMER_APP_CERTIFICATE_PATH", c.CustomerAppCertificatePath},
+		} {
+			if o.value != "" {
+				bad(o.name, "is set without CUSTOMER_APP_CLIENT_ID: set the customer app's client id, or unset it to use the partner app's credential")
+			}
+		}
+		return
+	}
+	if c.CustomerAppClientSecret != "" && c.CustomerAppCertificatePath != "" {
+		bad("CUSTOMER_APP_CERTIFICATE_PATH", "set either CUSTOMER_APP_CLIENT_SECRET or CUSTOMER_APP_CERTIFICATE_PATH, not both")
+	}
+	if c.sameApp() || c.CustomerAppClientSecret != "" || c.CustomerAppCertificatePath != "" {
+		return
+	}
+	switch c.GraphAuth {
+	case "clientsecret", "certificate":
+		bad("CUSTOMER_APP_CLIENT_SECRET", "required with CUSTOMER_APP_CLIENT_ID and GRAPH_AUTH=%s (or CUSTOMER_APP_CERTIFICATE_PATH)", c.GraphAuth)
+	}
+}
+
+// App is one app registration as Graph calls are made with it.
+type App struct {
+	ClientID        string
+	Auth            string // managedidentity, clientsecret, certificate or none
+	ClientSecret    string
+	CertificatePath string
+}
+
+// PartnerApp is the app every call into the partner tenant is made as
+// (GDAP, Mail.Send, Domain.Read.All).
+func (c Config) PartnerApp() App {
+	return App{ClientID: c.AppClientID, Auth: c.GraphAuth, ClientSecret: c.AppClientSecret, CertificatePath: c.AppCertificatePath}
+}
+
+// CustomerApp is the app every call into a customer tenant is made as
+// (User.Invite.All, User.Read.All, RoleManagement.ReadWrite.Directory): the
+// partner app when CUSTOMER_APP_CLIENT_ID is unset or names the same app.
+// With its own client id and no credential of its own, it signs in with the
+// same managed identity (a federated credential on the customer app).
+func (c Config) CustomerApp() App {
+	if c.sameApp() {
+		return c.PartnerApp()
+	}
+	a := App{ClientID: c.CustomerAppClientID, Auth: c.GraphAuth}
+	switch {
+	case c.GraphAuth == "none":
+	case c.CustomerAppClientSecret != "":
+		a.Auth, a.ClientSecret = "clientsecret", c.CustomerAppClientSecret
+	case c.CustomerAppCertificatePath != "":
+		a.Auth, a.CertificatePath = "certificate", c.CustomerAppCertificatePath
+	}
+	return a
+}
+
+// sameApp reports whether one app registration serves both sides.
+func (c Config) sameApp() bool {
+	return c.CustomerAppClientID == "" || strings.EqualFold(strings.TrimSpace(c.CustomerAppClientID), strings.TrimSpace(c.AppClientID))
+}
+
+// TicketWebhookUnavailable says why the ticket webhook is off ("is not
+// set", "is an unresolved Key Vault reference: …"), or "" when
+// TICKET_WEBHOOK_SECRET is usable. The words follow the variable's name.
+func (c Config) TicketWebhookUnavailable() string {
+	switch {
+	case c.TicketWebhookSecret != "":
+		return ""
+	case c.ticketSecretProblem != "":
+		return c.ticketSecretProblem
+	}
+	return "is not set"
+}
+
+// TicketComments reports whether ticket comments are sent: a callback URL
+// and a usable secret to sign them with.
+func (c Config) TicketComments() bool {
+	return c.TicketCallbackURL != "" && c.TicketWebhookUnavailable() == ""
+}
+
+// Warning is a setting that leaves the app running with less than it could
+// do, or with more privilege than it should have: one line at start-up.
+type Warning struct {
+	Variable string
+	Message  string
+}
+
+// Warnings lists what start-up should warn about, one line each.
+func (c Config) Warnings() []Warning {
+	var out []Warning
+	if why := c.TicketWebhookUnavailable(); why != "" {
+		msg := "TICKET_WEBHOOK_SECRET " + why + ": ticket-webhook answers 503 until it is set"
+		if c.TicketCallbackURL != "" {
+			msg += ", and ticket comments to TICKET_CALLBACK_URL are not sent (they are signed with it)"
+		}
+		out = append(out, Warning{Variable: "TICKET_WEBHOOK_SECRET", Message: msg + "; every other function runs"})
+	}
+	if c.sameApp() {
+		out = append(out, Warning{Variable: "CUSTOMER_APP_CLIENT_ID", Message: "CUSTOMER_APP_CLIENT_ID is unset or the partner app: " +
+			"one app registration serves both sides, so a customer's consent also grants it the partner's permissions; register a customer app (infra/README.md)"})
+	}
+	if slices.Contains(c.B2BAllowedDomains, AnyDomain) {
+		out = append(out, Warning{Variable: "B2B_ALLOWED_DOMAINS", Message: "B2B_ALLOWED_DOMAINS is *: guests may be invited from any e-mail domain, not only the MSSP's"})
+	}
+	return out
+}
+
+// isKeyVaultReference reports whether v is an App Service Key Vault
+// reference that did not resolve: its literal @Microsoft.KeyVault(…) text.
+func isKeyVaultReference(v string) bool {
+	const prefix = "@Microsoft.KeyVault("
+	v = strings.TrimSpace(v)
+	return len(v) >= len(prefix) && strings.EqualFold(v[:len(prefix)], prefix)
 }
 
 // CertHosts lists the allowed origins of Partner Center certificates.
@@ -342,7 +663,7 @@ func (c Config) LocalGraph() bool { return c.GraphAuth == "none" }
 // check none of them leaks.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.AppClientSecret, c.TicketWebhookSecret, accountKey(c.TablesConnectionString),
+	for _, s := range []string{c.AppClientSecret, c.CustomerAppClientSecret, c.TicketWebhookSecret, accountKey(c.TablesConnectionString),
 		accountKey(c.LocalQueuesConnectionString), sharedAccessKey(c.ServiceBusConnectionString)} {
 		if s != "" {
 			out = append(out, s)

@@ -5,7 +5,7 @@
 //
 // It depends on nothing but the domain: mail goes through the narrow Mailer
 // interface that the Graph adapter satisfies, and ticket comments are signed
-// by a function main injects (webhook.TicketSigner), so that adapters never
+// by a function main injects (webhook.TicketCommentSigner), so that adapters never
 // import each other and the HMAC secret never enters this package.
 //
 // A channel whose destination is not configured, or a notification with no
@@ -38,8 +38,9 @@ type Mailer interface {
 }
 
 // SignFunc returns the headers that sign an outbound ticket callback body,
-// exactly as the inbound ticket webhook is signed; it reads its own clock.
-// main passes webhook.TicketSigner(secret, now).
+// in the inbound ticket webhook's scheme but with the key derived for
+// comments, so that a comment can never be replayed as a command; it reads
+// its own clock. main passes webhook.TicketCommentSigner(secret, now).
 type SignFunc func(body []byte) http.Header
 
 // Options configures a Notifier. A destination left empty disables its

@@ -27,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 const (
 	// Known secrets: every error and log line is scanned for them.
-	ticketSecret = "ticket-hmac-secret-0123456789"
+	ticketSecret = "ticket-hmac-secret-0123456789abcdef0123"
 	teamsSig     = "TeamsSig0123456789abcdefXYZ"
 	callbackTok  = "callback-token-987654321"
 	teamsPath    = "/workflows/3f2a/triggers/manual/paths/invoke"
@@ -283,7 +283,7 @@ func TestTicketCallbackSigned(t *testing.T) {
 	srv := newServer(t, http.StatusNoContent)
 	n, _ := newNotifier(t, notify.Options{
 		TicketCallbackURL: srv.URL + "/comments?token=" + callbackTok,
-		SignTicket:        webhook.TicketSigner([]byte(ticketSecret), clock),
+		SignTicket:        webhook.TicketCommentSigner([]byte(ticketSecret), clock),
 	})
 	nt := notification(access.ChannelTicket)
 	if err := n.Notify(context.Background(), nt); err != nil {
@@ -294,11 +294,14 @@ func TestTicketCallbackSigned(t *testing.T) {
 		t.Fatalf("server got %d requests, want 1", len(reqs))
 	}
 	r := reqs[0]
-	if err := webhook.VerifyTicket([]byte(ticketSecret), r.Header, r.Body, now.Add(time.Minute)); err != nil {
-		t.Errorf("VerifyTicket of the callback = %v, want nil", err)
+	if err := webhook.VerifyTicketComment([]byte(ticketSecret), r.Header, r.Body, now.Add(time.Minute)); err != nil {
+		t.Errorf("VerifyTicketComment of the callback = %v, want nil", err)
 	}
-	if err := webhook.VerifyTicket([]byte("another secret"), r.Header, r.Body, now); err == nil {
-		t.Error("VerifyTicket with another secret = nil, want an error")
+	if err := webhook.VerifyTicketComment([]byte("another secret"), r.Header, r.Body, now); err == nil {
+		t.Error("VerifyTicketComment with another secret = nil, want an error")
+	}
+	if err := webhook.VerifyTicket([]byte(ticketSecret), r.Header, r.Body, now); err == nil {
+		t.Error("the comment verifies as an inbound command (signed with the secret itself), want an error")
 	}
 	if got := r.Header.Get("Idempotency-Key"); got != nt.ID {
 		t.Errorf("Idempotency-Key = %q, want %q", got, nt.ID)
@@ -330,7 +333,7 @@ func TestTicketCallbackSigned(t *testing.T) {
 
 func TestTicketFactsNeverNull(t *testing.T) {
 	srv := newServer(t, http.StatusOK)
-	n, _ := newNotifier(t, notify.Options{TicketCallbackURL: srv.URL, SignTicket: webhook.TicketSigner([]byte(ticketSecret), clock)})
+	n, _ := newNotifier(t, notify.Options{TicketCallbackURL: srv.URL, SignTicket: webhook.TicketCommentSigner([]byte(ticketSecret), clock)})
 	nt := notification(access.ChannelTicket)
 	nt.Facts = nil
 	if err := n.Notify(context.Background(), nt); err != nil {
@@ -365,7 +368,7 @@ func TestHTTPStatus(t *testing.T) {
 			n, _ := newNotifier(t, notify.Options{
 				TeamsWebhookURL:   srv.URL + teamsPath + teamsQuery,
 				TicketCallbackURL: srv.URL + "/comments?token=" + callbackTok,
-				SignTicket:        webhook.TicketSigner([]byte(ticketSecret), clock),
+				SignTicket:        webhook.TicketCommentSigner([]byte(ticketSecret), clock),
 			})
 			err := n.Notify(context.Background(), notification(ch))
 			if tt.want == access.KindInternal {
@@ -414,7 +417,7 @@ func TestNetworkError(t *testing.T) {
 	n, logs := newNotifier(t, notify.Options{
 		TeamsWebhookURL:   base + teamsPath + teamsQuery,
 		TicketCallbackURL: "http://user:" + callbackTok + "@" + strings.TrimPrefix(base, "http://") + "/c?token=" + callbackTok,
-		SignTicket:        webhook.TicketSigner([]byte(ticketSecret), clock),
+		SignTicket:        webhook.TicketCommentSigner([]byte(ticketSecret), clock),
 	})
 	for _, ch := range []access.Channel{access.ChannelTeams, access.ChannelTicket} {
 		err := n.Notify(context.Background(), notification(ch))
@@ -488,7 +491,7 @@ func TestSkipped(t *testing.T) {
 	m := &fakeMailer{}
 	configured := notify.Options{
 		MailFrom: "copilot-access@mssp.example", PartnerTenantID: partnerID, Mailer: m,
-		TeamsWebhookURL: srv.URL, TicketCallbackURL: srv.URL, SignTicket: webhook.TicketSigner([]byte(ticketSecret), clock),
+		TeamsWebhookURL: srv.URL, TicketCallbackURL: srv.URL, SignTicket: webhook.TicketCommentSigner([]byte(ticketSecret), clock),
 	}
 	noRecipients := notification(access.ChannelMail)
 	noRecipients.To = []string{" ", ""}
@@ -541,7 +544,7 @@ func TestNewRefuses(t *testing.T) {
 		{"mail without mailer", notify.Options{MailFrom: "a@b.example", PartnerTenantID: partnerID}},
 		{"mail without tenant", notify.Options{MailFrom: "a@b.example", Mailer: &fakeMailer{}}},
 		{"teams url not http", notify.Options{TeamsWebhookURL: "ftp://x.example/?sig=" + teamsSig}},
-		{"ticket url not a url", notify.Options{TicketCallbackURL: "::?token=" + callbackTok, SignTicket: webhook.TicketSigner([]byte(ticketSecret), clock)}},
+		{"ticket url not a url", notify.Options{TicketCallbackURL: "::?token=" + callbackTok, SignTicket: webhook.TicketCommentSigner([]byte(ticketSecret), clock)}},
 		{"ticket url without signer", notify.Options{TicketCallbackURL: "https://x.example/c?token=" + callbackTok}},
 	}
 	for _, tt := range tests {

@@ -2,9 +2,12 @@
 // outbound ones, with the standard library's crypto only.
 //
 // Two schemes are covered (DESIGN.md section 5): the ticketing system's
-// HMAC-SHA256 over "timestamp.body", used both ways (inbound requests and
-// outbound ticket comments), and Partner Center's RSA-SHA256 signature made
-// with a certificate it publishes at an allow-listed URL.
+// HMAC-SHA256 over "timestamp.body", used both ways, and Partner Center's
+// RSA-SHA256 signature made with a certificate it publishes at an
+// allow-listed URL. Inbound ticket commands are signed with
+// TICKET_WEBHOOK_SECRET itself; outbound ticket comments with a key derived
+// from it for that direction (TicketCommentKey), so that a signature made
+// for one direction never verifies in the other (DESIGN.md section 11).
 //
 // Every refusal is an *access.Error of kind KindUnauthorized, so the handler
 // answers 401 without knowing which check failed; the only exception is a
@@ -107,12 +110,44 @@ func SetTicketHeaders(req *http.Request, secret, body []byte, now time.Time) {
 	req.Header.Set(HeaderTicketSignature, sig)
 }
 
-// TicketSigner returns a signing function bound to a copy of secret and to
-// clock (time.Now when nil), in the shape notify.Options.SignTicket takes, so
-// that main can hand the notifier a signer without notify importing this
+// TicketCommentLabel names the direction of outbound ticket comments in the
+// derivation of their key. A new version of the derivation gets a new label.
+const TicketCommentLabel = "copilot-partner-access/ticket-comments/v1"
+
+// TicketCommentKey is the key outbound ticket comments are signed with:
+// HMAC-SHA256(secret, TicketCommentLabel). A ticketing system verifies a
+// comment by computing it once from the shared secret. An inbound command
+// is signed with secret itself, so neither direction's signature verifies
+// as the other's: a captured comment cannot be replayed as a command.
+func TicketCommentKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(TicketCommentLabel))
+	return m.Sum(nil)
+}
+
+// TicketCommentHeaders returns a header holding the signature of an
+// outbound ticket comment: TicketHeaders with TicketCommentKey(secret).
+func TicketCommentHeaders(secret, body []byte, now time.Time) http.Header {
+	return TicketHeaders(TicketCommentKey(secret), body, now)
+}
+
+// VerifyTicketComment checks an outbound ticket comment's signature, as a
+// ticketing system (or a local sink) does: VerifyTicket with
+// TicketCommentKey(secret). An empty secret is refused.
+func VerifyTicketComment(secret []byte, header http.Header, body []byte, now time.Time) error {
+	if len(secret) == 0 {
+		return refuse("ticket comment signature: no secret configured")
+	}
+	return VerifyTicket(TicketCommentKey(secret), header, body, now)
+}
+
+// TicketCommentSigner returns the signing function of outbound ticket
+// comments, bound to the key derived from secret (TicketCommentKey) and to
+// clock (time.Now when nil), in the shape notify.Options.SignTicket takes,
+// so that main can hand the notifier a signer without notify importing this
 // package or holding the secret itself.
-func TicketSigner(secret []byte, clock func() time.Time) func(body []byte) http.Header {
-	key := append([]byte(nil), secret...)
+func TicketCommentSigner(secret []byte, clock func() time.Time) func(body []byte) http.Header {
+	key := TicketCommentKey(secret)
 	if clock == nil {
 		clock = time.Now
 	}

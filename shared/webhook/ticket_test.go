@@ -132,15 +132,53 @@ func TestSetTicketHeaders(t *testing.T) {
 	}
 }
 
-func TestTicketSigner(t *testing.T) {
+func TestTicketCommentSigner(t *testing.T) {
 	secret := bytes.Clone(ticketSecret)
-	sign := TicketSigner(secret, func() time.Time { return ticketNow })
-	secret[0] ^= 0xff // the signer keeps its own copy
+	sign := TicketCommentSigner(secret, func() time.Time { return ticketNow })
+	secret[0] ^= 0xff // the signer keeps its own key
 	h := sign(ticketBody)
-	if err := VerifyTicket(ticketSecret, h, ticketBody, ticketNow.Add(time.Minute)); err != nil {
-		t.Errorf("VerifyTicket of TicketSigner header = %v, want nil", err)
+	if err := VerifyTicketComment(ticketSecret, h, ticketBody, ticketNow.Add(time.Minute)); err != nil {
+		t.Errorf("VerifyTicketComment of TicketCommentSigner header = %v, want nil", err)
 	}
 	if got, want := h.Get(HeaderTicketTimestamp), "1800000000"; got != want {
 		t.Errorf("timestamp = %q, want %q", got, want)
+	}
+}
+
+// TestTicketCommentKeyKnownAnswer pins the derivation that README.md
+// documents for ticketing systems, computed independently:
+//
+//	K=$(printf '%s' 'copilot-partner-access/ticket-comments/v1' | openssl dgst -sha256 -hmac key -r | cut -d' ' -f1)
+//	printf '%s' '1800000000.{"a":1}' | openssl dgst -sha256 -mac HMAC -macopt hexkey:$K
+func TestTicketCommentKeyKnownAnswer(t *testing.T) {
+	if got, want := hex.EncodeToString(TicketCommentKey([]byte("key"))), "0279f4f5d2ccd51b2fdf515bf349f96b63ee61f60389f3216ec23e81ccffa4e9"; got != want {
+		t.Errorf("TicketCommentKey(key) = %s, want %s", got, want)
+	}
+	h := TicketCommentHeaders([]byte("key"), []byte(`{"a":1}`), ticketNow)
+	if got, want := h.Get(HeaderTicketSignature), "sha256=1e1e6e1109d5f64dfe4c6f2c282907cc8920df142e63dd682ce76647b664921f"; got != want {
+		t.Errorf("comment signature = %q, want %q", got, want)
+	}
+}
+
+// TestTicketDirectionsDoNotCross: an inbound command's signature never
+// verifies as an outbound comment's, nor the other way (DESIGN.md
+// section 11), whatever the body.
+func TestTicketDirectionsDoNotCross(t *testing.T) {
+	inbound := TicketHeaders(ticketSecret, ticketBody, ticketNow)
+	if err := VerifyTicket(ticketSecret, inbound, ticketBody, ticketNow); err != nil {
+		t.Fatalf("inbound as inbound: %v", err)
+	}
+	if err := VerifyTicketComment(ticketSecret, inbound, ticketBody, ticketNow); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("inbound signature verified as a comment: %v", err)
+	}
+	outbound := TicketCommentSigner(ticketSecret, func() time.Time { return ticketNow })(ticketBody)
+	if err := VerifyTicket(ticketSecret, outbound, ticketBody, ticketNow); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("comment signature verified as an inbound command: %v", err)
+	}
+	if err := VerifyTicketComment(nil, outbound, ticketBody, ticketNow); access.KindOf(err) != access.KindUnauthorized {
+		t.Errorf("comment with no secret: %v, want unauthorized", err)
+	}
+	if bytes.Equal(TicketCommentKey(ticketSecret), ticketSecret) {
+		t.Error("the comment key is the secret")
 	}
 }
