@@ -41,7 +41,7 @@ const (
 	customer  = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
 	group     = "f1000000-0000-4000-8000-000000000001"
 	mailbox   = "copilot-access@fabrikam.example"
-	secret    = "e2e-ticket-secret"
+	secret    = "e2e-ticket-secret-0123456789abcdef" // at least 32 bytes
 	relSeeded = "f2000000-0000-4000-8000-000000000001-aaaabbbb-0000-cccc-1111-dddd2222eeee"
 )
 
