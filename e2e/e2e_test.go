@@ -37,10 +37,10 @@ import (
 func TestMain(m *testing.M) { testenv.MainPrivate(m) }
 
 const (
-	partner   = "11112222-3333-4444-5555-666677778888"
-	customer  = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
+	partner   = testenv.PartnerTenant
+	customer  = testenv.CustomerTenant
 	group     = "f1000000-0000-4000-8000-000000000001"
-	mailbox   = "copilot-access@fabrikam.example"
+	mailbox   = testenv.PartnerMailbox
 	secret    = "e2e-ticket-secret-0123456789abcdef" // at least 32 bytes
 	relSeeded = "f2000000-0000-4000-8000-000000000001-aaaabbbb-0000-cccc-1111-dddd2222eeee"
 )
