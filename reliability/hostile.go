@@ -115,6 +115,7 @@ func Hostile(ctx context.Context, env Env, opts Options) (Result, error) {
 		{"roles through the ticket webhook", h.roles},
 		{"roles through the queues", h.queues},
 		{"partner center webhooks", h.partnerCenter},
+		{"least privilege under every input", h.privilege},
 		{"start-up with Global Administrator allowed", h.startup},
 	} {
 		t := time.Now()
@@ -573,16 +574,43 @@ func (h *hostile) partnerCenter(ctx context.Context) error {
 	if err := h.s.sim.ApproveRelationship(rel.ID); err != nil {
 		return err
 	}
+	grantID := access.GrantID(access.GDAP, rel.ID)
+	// Genuinely signed, but for a relationship the app never requested:
+	// nothing is granted or published.
+	unasked := devpki.Event("granular-admin-relationship-approved", rel.ID, time.Now().Add(-time.Minute))
+	unaskedHdr, err := h.pc.Headers(unasked, h.certs.URL+"/cert/pcnotifications-dispatch.microsoft.com.cer")
+	if err != nil {
+		return err
+	}
+	code, body, err := h.post(ctx, "/api/webhooks/partner-center", unaskedHdr, unasked)
+	if err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	g, err := h.grant(ctx, rel.CustomerTenantID, grantID)
+	if err != nil {
+		return err
+	}
+	r0, _ := h.s.sim.State().Tenants[0].Relationship(rel.ID)
+	h.check("partner center: approval of a relationship the app did not request", "200 not requested, no grant, no access assignment",
+		fmt.Sprintf("%d %v, grant %q, access assignments %d", code, body["status"], g.Status, len(r0.AccessAssignments)),
+		code == http.StatusOK && body["status"] == "not requested" && g.Status == access.StatusNew && len(r0.AccessAssignments) == 0)
+	// The app's own request, as the ticket webhook records it.
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := h.s.store.Commit(ctx, access.Change{Grant: access.Grant{ID: grantID, CustomerTenantID: rel.CustomerTenantID,
+		PartnerTenantID: testenv.PartnerTenant, Method: access.GDAP, Status: access.StatusPending, PrincipalID: partnerGroup,
+		Roles: rel.Roles, CreatedAt: now, UpdatedAt: now}}); err != nil {
+		return fmt.Errorf("record the request of %s: %w", rel.ID, err)
+	}
 	event := devpki.Event("granular-admin-relationship-approved", rel.ID, time.Now())
 	hdr, err := h.pc.Headers(event, h.certs.URL+"/cert/pcnotifications-dispatch.microsoft.com.cer")
 	if err != nil {
 		return err
 	}
-	code, _, err := h.post(ctx, "/api/webhooks/partner-center", hdr, event)
+	code, _, err = h.post(ctx, "/api/webhooks/partner-center", hdr, event)
 	if err != nil {
 		return err
 	}
-	grantID := access.GrantID(access.GDAP, rel.ID)
 	active, err := eventually(ctx, 60*time.Second, func() (bool, error) {
 		g, err := h.grant(ctx, rel.CustomerTenantID, grantID)
 		return g.Status == access.StatusActive, err
@@ -658,6 +686,30 @@ func (h *hostile) startup(ctx context.Context) error {
 		lines := strings.Count(text, "\n") + 1
 		h.check("start-up: ALLOWED_ROLES="+v, "the handler refuses to start, one line naming ALLOWED_ROLES",
 			fmt.Sprintf("%d line(s): %s", lines, text), strings.Contains(text, "ALLOWED_ROLES") && strings.Contains(text, "Global Administrator") && lines == 1)
+	}
+	// Settings that would weaken the app: a guessable ticket secret, and
+	// the test overrides of the Partner Center trust with a real Graph.
+	production := map[string]string{"GRAPH_AUTH": "clientsecret", "GRAPH_BASE_URL": "https://graph.microsoft.com/v1.0"}
+	for _, c := range []struct {
+		name     string
+		settings map[string]string
+		variable string
+	}{
+		{"TICKET_WEBHOOK_SECRET=a", map[string]string{"TICKET_WEBHOOK_SECRET": "a"}, "TICKET_WEBHOOK_SECRET"},
+		{"TICKET_WEBHOOK_SECRET of 40 spaces", map[string]string{"TICKET_WEBHOOK_SECRET": strings.Repeat(" ", 40)}, "TICKET_WEBHOOK_SECRET"},
+		{"PARTNER_CENTER_CERT_HOSTS against real Graph", maps(production, map[string]string{"PARTNER_CENTER_CERT_HOSTS": "http://127.0.0.1:1"}), "PARTNER_CENTER_CERT_HOSTS"},
+		{"PARTNER_CENTER_ROOTS_FILE against real Graph", maps(production, map[string]string{"PARTNER_CENTER_ROOTS_FILE": "/etc/hostname"}), "PARTNER_CENTER_ROOTS_FILE"},
+		{"PARTNER_CENTER_ISSUER_HOSTS against real Graph", maps(production, map[string]string{"PARTNER_CENTER_ISSUER_HOSTS": "http://127.0.0.1:1"}), "PARTNER_CENTER_ISSUER_HOSTS"},
+	} {
+		out := h.s.output("handler stderr (" + c.name + ")")
+		hp, err := startHandler(ctx, h.s.env.Bins.Handler, maps(h.s.settings, c.settings), out)
+		if err == nil {
+			hp.Stop(10 * time.Second)
+			h.check("start-up: "+c.name, "the handler refuses to start, naming "+c.variable, "it started", false)
+			continue
+		}
+		text := strings.TrimSpace(out.String())
+		h.check("start-up: "+c.name, "the handler refuses to start, naming "+c.variable, text, strings.Contains(text, c.variable))
 	}
 	return nil
 }

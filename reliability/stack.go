@@ -146,6 +146,11 @@ func newStack(ctx context.Context, env Env, opts Options, name string, n int, tw
 		"TICKET_WEBHOOK_SECRET": "rel-hmac-secret-" + randomHex(16),
 		"storage AccountKey":    testenv.AccountKey,
 		"Teams webhook sig":     randomHex(22),
+		// A webhook's path can be a secret too (Teams Workflows URLs carry
+		// one), and a callback's path names the ticketing tenant: logs name
+		// them by scheme://host only.
+		"Teams webhook path":   "/workflows/" + randomHex(12) + "/triggers/manual/paths/invoke",
+		"ticket callback path": "/api/" + randomHex(12) + "/comments",
 	}
 	conn := "DefaultEndpointsProtocol=http;AccountName=" + testenv.AccountName + ";AccountKey=" + testenv.AccountKey +
 		";BlobEndpoint=" + env.Azurite.BlobEndpoint +
@@ -161,9 +166,9 @@ func newStack(ctx context.Context, env Env, opts Options, name string, n int, tw
 		"APP_CLIENT_SECRET":              s.secrets["APP_CLIENT_SECRET"],
 		"PARTNER_SECURITY_GROUP_ID":      partnerGroup,
 		"NOTIFY_MAIL_FROM":               testenv.PartnerMailbox,
-		"NOTIFY_TEAMS_WEBHOOK_URL": teams.URL() + "/workflows/9f1c/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=" +
+		"NOTIFY_TEAMS_WEBHOOK_URL": teams.URL() + s.secrets["Teams webhook path"] + "?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=" +
 			s.secrets["Teams webhook sig"],
-		"TICKET_CALLBACK_URL":   ticket.URL() + "/api/comments",
+		"TICKET_CALLBACK_URL":   ticket.URL() + s.secrets["ticket callback path"],
 		"TICKET_WEBHOOK_SECRET": s.secrets["TICKET_WEBHOOK_SECRET"],
 		// The sweep is a safety net for lost schedules; here it would only
 		// add work nobody counts.
