@@ -133,7 +133,7 @@ func TestGDAPApprovedNotActiveYetIsDeferred(t *testing.T) {
 	if err := e.sim.ChangeRelationship(relationshipID, graphsim.RelationshipChange{Status: &active}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.set(again[0].NotBefore)
+	e.clock.Set(again[0].NotBefore)
 	e.mustDeliver(FnGDAPApproved, again[0].ID, 1, again[0].Body)
 	if g := e.grant("gdap:" + relationshipID); g.Status != access.StatusActive {
 		t.Fatalf("grant after the re-check: got %s, want active", g.Status)
@@ -178,7 +178,7 @@ func TestNoticesAndExpiry(t *testing.T) {
 	mailsBefore, cardsBefore := len(e.mails()), e.teams.count()
 
 	// The 7-day notice, twice: told once.
-	e.clock.set(g.ExpiresAt.Add(-7 * access.Day))
+	e.clock.Set(g.ExpiresAt.Add(-7 * access.Day))
 	body := expiring(g, 7, g.ExpiresAt)
 	e.mustDeliver(FnGrantExpiring, "n7", 1, body)
 	e.mustDeliver(FnGrantExpiring, "n7", 2, body)
@@ -196,14 +196,14 @@ func TestNoticesAndExpiry(t *testing.T) {
 	}
 
 	// The expiry, early: not carried out.
-	e.clock.set(g.ExpiresAt.Add(-time.Hour))
+	e.clock.Set(g.ExpiresAt.Add(-time.Hour))
 	e.mustDeliver(FnGrantExpiring, "exp-early", 1, expiring(g, 0, g.ExpiresAt))
 	if got := e.grant(g.ID); got.Status != access.StatusActive {
 		t.Fatalf("early expiry: got %s, want still active", got.Status)
 	}
 
 	// The expiry itself: roles removed, grant expired, everyone told.
-	e.clock.set(g.ExpiresAt.Add(time.Second))
+	e.clock.Set(g.ExpiresAt.Add(time.Second))
 	e.mustDeliver(FnGrantExpiring, "exp", 1, expiring(g, 0, g.ExpiresAt))
 	got := e.grant(g.ID)
 	if got.Status != access.StatusExpired {
@@ -227,7 +227,7 @@ func TestExpiryKeepsRolesTheAppDidNotGrant(t *testing.T) {
 			ID: "pre-existing", PrincipalID: guestID, RoleDefinitionID: access.SecurityReaderID, DirectoryScopeID: "/"})
 	})
 	g := activeGuest(t, e) // grants Security Operator only
-	e.clock.set(g.ExpiresAt.Add(time.Second))
+	e.clock.Set(g.ExpiresAt.Add(time.Second))
 	e.mustDeliver(FnGrantExpiring, "exp", 1, expiring(g, 0, g.ExpiresAt))
 	if roles := e.rolesOf(customerTenant, guestID); !slices.Equal(roles, []string{access.SecurityReaderID}) {
 		t.Fatalf("roles after expiry: got %v, want the customer's own Security Reader kept", roles)
@@ -248,7 +248,7 @@ func TestSweepPublishesWhatIsDue(t *testing.T) {
 	// The app was down through the 30- and 7-day notices: the sweep finds
 	// the 30-day one in the due index; once sent, it schedules the 7-day one,
 	// already due, at once.
-	e.clock.set(g.ExpiresAt.Add(-5 * access.Day))
+	e.clock.Set(g.ExpiresAt.Add(-5 * access.Day))
 	sweep()
 	var stages []int
 	for i := scheduled; i < len(e.published.to(FnGrantExpiring)); i++ {
@@ -295,7 +295,7 @@ func TestSweepRecordsGDAPDrift(t *testing.T) {
 	if err := e.sim.ChangeRelationship(relationshipID, graphsim.RelationshipChange{Status: &terminated}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.set(relEnd.Add(-29 * access.Day)) // the 30-day notice is due
+	e.clock.Set(relEnd.Add(-29 * access.Day)) // the 30-day notice is due
 	e.sweep()
 	g := e.grant("gdap:" + relationshipID)
 	if g.Status != access.StatusRevoked || !strings.Contains(g.Reason, "terminated in Partner Center") {
@@ -311,7 +311,7 @@ func TestGDAPAutoExtendFollowedAtExpiry(t *testing.T) {
 	if err := e.sim.ChangeRelationship(relationshipID, graphsim.RelationshipChange{EndDateTime: &newEnd}); err != nil {
 		t.Fatal(err)
 	}
-	e.clock.set(relEnd.Add(time.Second))
+	e.clock.Set(relEnd.Add(time.Second))
 	e.mustDeliver(FnGrantExpiring, "gx", 1, expiring(g, 0, g.ExpiresAt))
 	got := e.grant(g.ID)
 	if got.Status != access.StatusActive || !got.ExpiresAt.Equal(newEnd) {

@@ -3,18 +3,17 @@ package functions
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/hostcall"
 	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
@@ -74,24 +73,6 @@ func (s *sink) fail(status int) {
 	s.mu.Unlock()
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // env is the functions wired to real parts: Table Storage and storage
 // queues on Azurite, the real Graph client against graphsim, the real
 // notifier against HTTP sinks.
@@ -104,7 +85,7 @@ type env struct {
 	queues  *localqueue.Queues
 	teams   *sink
 	tickets *sink
-	clock   *clock
+	clock   *testenv.Clock
 	logs    *bytes.Buffer
 	// published sees every message the functions publish, scheduled ones
 	// included (a storage queue hides those until they are due).
@@ -112,32 +93,10 @@ type env struct {
 	pc        *testenv.PartnerCenter
 }
 
-// httpEnvelope builds an HTTP trigger invocation in the host's shape: the
-// raw body as a string, headers as lists, route parameters in Params.
+// httpEnvelope builds an HTTP trigger invocation in the host's shape.
 func httpEnvelope(function, method, path string, header http.Header, body []byte, params map[string]string) []byte {
-	headers, single := map[string][]string{}, map[string]string{}
-	for k, v := range header {
-		headers[k] = v
-		single[k] = v[0]
-	}
-	u, _ := url.Parse("https://contoso-mssp-func.azurewebsites.net" + path)
-	query := map[string]string{}
-	for k, v := range u.Query() {
-		query[k] = v[0]
-	}
-	if params == nil {
-		params = map[string]string{}
-	}
-	env := map[string]any{
-		"Data": map[string]any{"req": map[string]any{
-			"Url": u.String(), "Method": method, "Query": query, "Headers": headers,
-			"Params": params, "Identities": []any{}, "Body": string(body),
-		}},
-		"Metadata": map[string]any{"Headers": single, "Query": query, "Params": params,
-			"sys": map[string]any{"MethodName": function, "UtcNow": "2026-11-27T08:00:00.1234567Z", "RandGuid": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}},
-	}
-	b, _ := json.Marshal(env)
-	return b
+	return hostcall.HTTP(hostcall.HTTPArgs{Sys: hostcall.Sys{Function: function, Now: time.Date(2026, 11, 27, 8, 0, 0, 123456700, time.UTC),
+		RandGUID: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"}, Method: method, URL: path, Header: header, Body: body, Params: params})
 }
 
 // httpResult is what an HTTP function answered through Outputs.res.
@@ -239,7 +198,7 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	t.Helper()
 	ctx := context.Background()
 	az := testenv.Azurite(t)
-	e := &env{t: t, teams: &sink{}, tickets: &sink{}, clock: &clock{now: t0.Add(time.Minute)}, logs: &bytes.Buffer{}}
+	e := &env{t: t, teams: &sink{}, tickets: &sink{}, clock: testenv.NewClock(t0.Add(time.Minute)), logs: &bytes.Buffer{}}
 
 	store, err := tablestore.New(ctx, tablestore.Options{ConnectionString: az.ConnectionString, TablePrefix: testenv.UniqueName(t, "t"), Now: e.clock.Now})
 	if err != nil {
@@ -336,24 +295,10 @@ func demoSeed() graphsim.Seed {
 	}
 }
 
-// queueEnvelope builds a Service Bus invocation in the host's shape: the
-// body base64 in Data.msg, string metadata JSON-quoted, numbers as strings.
+// queueEnvelope builds a Service Bus invocation in the host's shape.
 func queueEnvelope(function, messageID string, delivery int, body []byte) []byte {
-	quoted := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	env := map[string]any{
-		"Data": map[string]any{"msg": base64.StdEncoding.EncodeToString(body)},
-		"Metadata": map[string]any{
-			"DeliveryCount":   strconv.Itoa(delivery),
-			"MessageId":       quoted(messageID),
-			"ContentType":     quoted("application/json"),
-			"EnqueuedTimeUtc": "2026-11-27T08:00:01",
-			"EnqueuedTime":    "2026-11-27T08:00:01+00:00",
-			"SequenceNumber":  "42",
-			"sys":             map[string]any{"MethodName": function, "UtcNow": "2026-11-27T08:00:01.8823451Z", "RandGuid": "b2a1c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"},
-		},
-	}
-	b, _ := json.Marshal(env)
-	return b
+	return hostcall.Queue(hostcall.QueueArgs{Sys: hostcall.Sys{Function: function, Now: time.Date(2026, 11, 27, 8, 0, 1, 882345100, time.UTC)},
+		MessageID: messageID, DeliveryCount: delivery, Body: body, EnqueuedAt: time.Date(2026, 11, 27, 8, 0, 1, 0, time.UTC), SequenceNumber: 42})
 }
 
 // invoke posts an invocation envelope to a function and returns the outer

@@ -270,7 +270,7 @@ func TestFailedChannelIsRetriedAlone(t *testing.T) {
 		t.Fatalf("outbox after the first delivery: got %+v, %v; want only the Teams card unsent", un, err)
 	}
 	// The redelivery comes after the first delivery's claim has lapsed.
-	e.clock.set(e.clock.Now().Add(3 * time.Minute))
+	e.clock.Set(e.clock.Now().Add(3 * time.Minute))
 	e.mustDeliver(FnInvitationSent, "teams-down-1", 2, body)
 	if e.teams.count() != 1 || len(e.mails()) != 2 || e.tickets.count() != 1 {
 		t.Errorf("after redelivery: %d cards, %d mails, %d comments; want 1, 2, 1 (only Teams sent again)", e.teams.count(), len(e.mails()), e.tickets.count())
