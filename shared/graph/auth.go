@@ -2,14 +2,13 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/golang-jwt/jwt/v5"
 	abs "github.com/microsoft/kiota-abstractions-go"
 )
 
@@ -94,9 +93,10 @@ func (u unsignedTokens) token(_ context.Context, tenant, _ string) (string, erro
 	return unsignedJWT(tenant, u.clientID, time.Now()), nil
 }
 
-// unsignedJWT builds header.payload. with an empty signature.
+// unsignedJWT builds header.payload. with an empty signature: the header
+// {"alg":"none","typ":"JWT"} that golang-jwt writes for SigningMethodNone.
 func unsignedJWT(tenant, clientID string, now time.Time) string {
-	claims := map[string]any{
+	claims := jwt.MapClaims{
 		"aud":   "https://graph.microsoft.com",
 		"iss":   "https://sts.windows.net/" + tenant + "/",
 		"tid":   tenant,
@@ -108,9 +108,10 @@ func unsignedJWT(tenant, clientID string, now time.Time) string {
 	if clientID != "" {
 		claims["appid"] = clientID
 	}
-	payload, _ := json.Marshal(claims)
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString(payload) + "."
+	// Signing cannot fail: the claims are strings and integers, and the
+	// key is the constant the none method asks for.
+	tok, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	return tok
 }
 
 // tenantAuth is the kiota authentication provider. It reads the tenant of
