@@ -52,3 +52,13 @@ fmt:
 .PHONY: package
 package:
 	bash scripts/package.sh
+
+## func-start: stage the app for Azure Functions Core Tools in .local/func
+## (host.json, one folder per function.json, the handler for this machine,
+## local.settings.json from local.settings.sample.json the first time) and
+## print how to run it: `cd .local/func && func start`. Core Tools are not
+## needed to stage; FUNC_DIR and LOCAL_SETTINGS override, see
+## scripts/func-start.sh.
+.PHONY: func-start
+func-start:
+	bash scripts/func-start.sh

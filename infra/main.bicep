@@ -119,8 +119,8 @@ param notifyTeamsWebhookUrl string = ''
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on function app instances (Flex Consumption accepts 40 to 1000).')
-@minValue(40)
+@description('Upper bound on function app instances (Flex Consumption accepts 1 to 1000). It also bounds the Graph calls the app makes at once.')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 

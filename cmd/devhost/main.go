@@ -24,7 +24,9 @@
 // -shutdown-timeout) and stops the handler with SIGTERM, then SIGKILL.
 //
 // Usage, from the repository root (Azurite running, local.settings.json
-// copied from local.settings.sample.json):
+// copied from local.settings.local.sample.json, the Azurite and simulator
+// mode; local.settings.sample.json is the real-services mode of Core Tools,
+// `make func-start`):
 //
 //	go build -o handler . && go run ./cmd/devhost
 //

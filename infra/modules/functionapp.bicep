@@ -35,8 +35,8 @@ param appSettings object
 ])
 param instanceMemoryMB int = 2048
 
-@description('Upper bound on instances; it also bounds the Graph calls the app can make at once.')
-@minValue(40)
+@description('Upper bound on instances, 1 to 1000; it also bounds the Graph calls the app can make at once.')
+@minValue(1)
 @maxValue(1000)
 param maximumInstanceCount int = 40
 

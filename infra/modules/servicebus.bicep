@@ -21,12 +21,15 @@ param queueNames string[]
 @description('How long the broker remembers a MessageId. Must cover at least one expiry-sweep interval (ISO 8601 duration, 20 seconds to 7 days).')
 param duplicateDetectionHistoryTimeWindow string = 'P1D'
 
-@description('Principal (object) id of the app identity: it sends to and receives from every queue.')
+@description('Principal (object) id of the app identity: it sends to, receives from and reads the metrics of every queue.')
 param principalId string
 
-// Built-in roles.
-var serviceBusDataSenderRoleId = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
-var serviceBusDataReceiverRoleId = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
+// Built-in role. Azure Service Bus Data Owner, on each queue (not the
+// namespace): send (the app publishes), receive (the triggers) and manage,
+// which the scale controller of target-based scaling needs to read a queue's
+// message count as the app's identity. With only Sender and Receiver it
+// cannot read the queue length and the app does not scale out on a backlog.
+var serviceBusDataOwnerRoleId = '090c5cfd-751d-490a-894a-3ce6f1109419'
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
@@ -66,25 +69,17 @@ resource queues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [
   }
 ]
 
-resource sender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(namespace.id, principalId, serviceBusDataSenderRoleId)
-  scope: namespace
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSenderRoleId)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
+resource queueOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for i in range(0, length(queueNames)): {
+    name: guid(queues[i].id, principalId, serviceBusDataOwnerRoleId)
+    scope: queues[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataOwnerRoleId)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+    }
   }
-}
-
-resource receiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(namespace.id, principalId, serviceBusDataReceiverRoleId)
-  scope: namespace
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataReceiverRoleId)
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-  }
-}
+]
 
 @description('Name of the namespace.')
 output name string = namespace.name

@@ -25,8 +25,8 @@ param principalId string
 
 // Containers the Functions host writes to through AzureWebJobsStorage: host
 // locks, timer schedule status and host-id checks (azure-webjobs-hosts) and
-// function keys (azure-webjobs-secrets). They are created here so that the
-// identity gets blob rights on these containers only, never on the account.
+// function keys (azure-webjobs-secrets). The host would create them itself;
+// they are created here so that they exist before the first start.
 var hostContainerNames = [
   'azure-webjobs-hosts'
   'azure-webjobs-secrets'
@@ -88,18 +88,20 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-
   }
 ]
 
-// Storage Blob Data Owner on each container, not on the account.
-resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for i in range(0, length(blobContainerNames)): {
-    name: guid(containers[i].id, principalId, storageBlobDataOwnerRoleId)
-    scope: containers[i]
-    properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
-      principalId: principalId
-      principalType: 'ServicePrincipal'
-    }
+// Storage Blob Data Owner on the account, as the Flex Consumption samples
+// grant it: the host (AzureWebJobsStorage) creates and leases blobs in
+// containers of its own choosing, and the platform reads the deployment
+// package. Tables get their own, narrower role below; no queue or file role
+// is granted.
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(account.id, principalId, storageBlobDataOwnerRoleId)
+  scope: account
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
   }
-]
+}
 
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(account.id, principalId, storageTableDataContributorRoleId)
