@@ -102,9 +102,6 @@ func New(d Deps, o Options) *Service {
 // precision at which grants are stored, compared and shown.
 func (s *Service) Now() time.Time { return access.WholeSeconds(s.clock.Now()) }
 
-// Policy is the deployment's least-privilege policy.
-func (s *Service) Policy() access.Policy { return s.opts.Policy }
-
 func lower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
 func firstNonEmpty(a, b string) string {
