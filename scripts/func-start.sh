@@ -31,6 +31,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/layout.sh
+. "$root/scripts/layout.sh"
 # FUNC_DIR and LOCAL_SETTINGS are relative to where the script is run from.
 abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac; }
 stage="$(abs "${FUNC_DIR:-$root/.local/func}")"
@@ -85,22 +87,7 @@ mkdir -p "$(dirname "$stage/$exe")"
 CGO_ENABLED=0 GOOS="$goos" GOARCH="$goarch" go build -trimpath -o "$stage/$exe" "$main_pkg"
 chmod 0755 "$stage/$exe"
 
-cp host.json "$stage/host.json"
-chmod 0644 "$stage/host.json"
-
-count=0
-for fj in functions/*/function.json; do
-  [[ -f "$fj" ]] || continue
-  name="$(basename "$(dirname "$fj")")"
-  mkdir -p "$stage/$name"
-  cp "$fj" "$stage/$name/function.json"
-  chmod 0644 "$stage/$name/function.json"
-  count=$((count + 1))
-done
-if [[ "$count" -eq 0 ]]; then
-  echo "func-start: no functions/*/function.json found" >&2
-  exit 1
-fi
+stage_layout "$stage" func-start
 
 cp "$settings" "$stage/local.settings.json"
 chmod 0600 "$stage/local.settings.json" # it may hold secrets

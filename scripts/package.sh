@@ -17,6 +17,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/layout.sh
+. "$root/scripts/layout.sh"
 cd "$root"
 
 main_pkg="${MAIN_PKG:-.}"
@@ -46,22 +48,7 @@ CGO_ENABLED=0 GOOS=linux GOARCH=amd64 \
   go build -trimpath -ldflags='-s -w' -o "$stage/handler" "$main_pkg"
 chmod 0755 "$stage/handler"
 
-cp host.json "$stage/host.json"
-chmod 0644 "$stage/host.json"
-
-count=0
-for fj in functions/*/function.json; do
-  [[ -f "$fj" ]] || continue
-  name="$(basename "$(dirname "$fj")")"
-  mkdir -p "$stage/$name"
-  cp "$fj" "$stage/$name/function.json"
-  chmod 0644 "$stage/$name/function.json"
-  count=$((count + 1))
-done
-if [[ "$count" -eq 0 ]]; then
-  echo "package: no functions/*/function.json found" >&2
-  exit 1
-fi
+stage_layout "$stage" package
 
 case "$zip_tool" in
   zip)
