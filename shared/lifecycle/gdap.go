@@ -50,6 +50,10 @@ func (s *Service) ActivateGDAP(ctx context.Context, m GDAPApproved) (Outcome, er
 		switch {
 		case g.Status == access.StatusRevoked && rel.Status == access.RelActive:
 			return s.terminateRevoked(ctx, g, rel, m.EventID)
+		case g.Status == access.StatusRevoked && (rel.Status == access.RelApproved || rel.Status == access.RelActivating):
+			// Revoked while the customer's approval was on its way: look
+			// again, to terminate it as soon as it is active.
+			return s.awaitActivation(ctx, g, rel, m)
 		case g.Status.Final():
 			return decision{outcome: Stale}, nil
 		case rel.Status != access.RelActive:

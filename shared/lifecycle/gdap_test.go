@@ -171,9 +171,16 @@ func TestRevokedGDAPRequestIsTerminatedWhenItBecomesActive(t *testing.T) {
 		t.Fatalf("revoke of a pending request: terminated %v, audit %v; want nothing terminated yet, and that recorded",
 			f.gdap.terminated, f.store.actions(customer, res.Reply.GrantID))
 	}
-	f.gdap.change(rel, func(r *access.Relationship) { r.Status = access.RelActive })
+	// Approved but still activating: the app looks again rather than
+	// letting the relationship become active unwatched.
+	f.gdap.change(rel, func(r *access.Relationship) { r.Status = access.RelActivating })
 	m := approval("gdap-late")
 	m.RelationshipID = rel
+	if out, err := f.svc.ActivateGDAP(f.ctx, m); err != nil || out != Deferred || len(f.pub.to(QueueGDAPApproved)) != 1 {
+		t.Fatalf("approval of a revoked request still activating: got %q, %v, %d re-checks; want deferred with one re-check",
+			out, err, len(f.pub.to(QueueGDAPApproved)))
+	}
+	f.gdap.change(rel, func(r *access.Relationship) { r.Status = access.RelActive })
 	if out, err := f.svc.ActivateGDAP(f.ctx, m); err != nil || out != Processed {
 		t.Fatalf("approval after the revoke: got %q, %v", out, err)
 	}
