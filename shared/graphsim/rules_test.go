@@ -4,10 +4,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
 )
 
@@ -16,30 +16,12 @@ import (
 
 const rels = "/v1.0/tenantRelationships/delegatedAdminRelationships"
 
-// fakeClock is a clock a test moves by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 var simStart = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
 // startWith runs a simulator on a fake clock with options.
-func startWith(t *testing.T, seed graphsim.Seed, opts ...graphsim.Option) (*graphsim.Server, client, *fakeClock) {
+func startWith(t *testing.T, seed graphsim.Seed, opts ...graphsim.Option) (*graphsim.Server, client, *testenv.Clock) {
 	t.Helper()
-	clk := &fakeClock{now: simStart}
+	clk := testenv.NewClock(simStart)
 	sim := graphsim.New(seed, append([]graphsim.Option{graphsim.WithClock(clk.Now)}, opts...)...)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
@@ -164,7 +146,7 @@ func TestTerminateOnlyActive(t *testing.T) {
 	}{{0, "terminationRequested"}, {5 * time.Minute, "terminating"}, {5 * time.Minute, "terminated"}}
 	var etags []string
 	for _, s := range steps {
-		clk.advance(s.after)
+		clk.Advance(s.after)
 		a := p.do("GET", rels+"/"+activeRel, nil)
 		if a.body["status"] != s.status {
 			t.Errorf("after %v more: got %v, want %s", s.after, a.body["status"], s.status)
@@ -210,7 +192,7 @@ func TestActivationTakesTime(t *testing.T) {
 		status string
 	}{{0, "approved"}, {10 * time.Second, "activating"}, {9 * time.Second, "activating"}, {time.Second, "active"}}
 	for _, s := range steps {
-		clk.advance(s.after)
+		clk.Advance(s.after)
 		a := p.do("GET", rels+"/"+id, nil)
 		if a.body["status"] != s.status {
 			t.Fatalf("after %v more: got %v, want %s", s.after, a.body["status"], s.status)
@@ -251,7 +233,7 @@ func TestGuestReplicates(t *testing.T) {
 	}
 	uid := str(a.body["invitedUser"].(map[string]any)["id"])
 	assign := map[string]string{"principalId": uid, "roleDefinitionId": readerRole, "directoryScopeId": "/"}
-	clk.advance(9 * time.Second)
+	clk.Advance(9 * time.Second)
 	if a := c.do("GET", "/v1.0/users/"+uid, nil); a.status != 404 || a.errorCode() != "Request_ResourceNotFound" {
 		t.Errorf("read before replication: got %d %q, want 404 Request_ResourceNotFound", a.status, a.errorCode())
 	}
@@ -264,7 +246,7 @@ func TestGuestReplicates(t *testing.T) {
 	if again := c.do("POST", "/v1.0/invitations", inv); str(again.body["invitedUser"].(map[string]any)["id"]) != uid {
 		t.Errorf("re-invite: got %v, want guest %s", again.body["invitedUser"], uid)
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if a := c.do("GET", "/v1.0/users/"+uid, nil); a.status != 200 || a.body["userType"] != "Guest" {
 		t.Errorf("read after replication: got %d %v, want the guest", a.status, a.body)
 	}
@@ -295,11 +277,11 @@ func TestAutoExtendMovesTheEndLate(t *testing.T) {
 	if a := read("rel-no-extend"); a.body["status"] != "expired" || a.body["endDateTime"] != end {
 		t.Errorf("PT0S at its end: got %v until %v, want expired at %s", a.body["status"], a.body["endDateTime"], end)
 	}
-	clk.advance(6*time.Hour - time.Second)
+	clk.Advance(6*time.Hour - time.Second)
 	if a := read(activeRel); a.body["status"] != "active" || a.body["endDateTime"] != end {
 		t.Errorf("just before the extension: got %v until %v, want active with the old end %s", a.body["status"], a.body["endDateTime"], end)
 	}
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	newEnd := simStart.AddDate(0, 0, 180).Format(time.RFC3339)
 	if a := read(activeRel); a.body["status"] != "active" || a.body["endDateTime"] != newEnd {
 		t.Errorf("after the extension: got %v until %v, want active until %s", a.body["status"], a.body["endDateTime"], newEnd)
