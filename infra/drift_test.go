@@ -42,6 +42,12 @@ var optionalInAzure = map[string]string{
 	"LOCAL_CLOCK_FILE":               "local runs only: moving the clock is refused unless Graph is the simulator",
 }
 
+// platformSettings lists app settings that the platform reads, not the app
+// nor the Functions host, each with the reader.
+var platformSettings = map[string]string{
+	"OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID": "App Service Authentication: the managed identity it signs in with instead of a client secret",
+}
+
 // keyVaultOnly lists settings that carry a secret and so must be Key Vault
 // references, besides every setting whose name contains SECRET.
 var keyVaultOnly = []string{
@@ -197,6 +203,9 @@ func TestAppSettingsAreUsed(t *testing.T) {
 		}
 	}
 	for key := range settings {
+		if _, platform := platformSettings[key]; platform {
+			continue
+		}
 		if read[key] || expressions[key] || slices.ContainsFunc(hostPrefixes, func(p string) bool { return strings.HasPrefix(key, p) }) {
 			continue
 		}

@@ -111,6 +111,9 @@ param customerAppClientSecret string = ''
 @secure()
 param notifyTeamsWebhookUrl string = ''
 
+@description('Application (client) id of the portal\'s sign-in app registration: multi-tenant, app roles Access.Operator and Access.Reader (infra/portal-app-roles.json), directory roles in the token (wids). Empty: App Service Authentication stays off and the portal answers 503; everything else runs. See infra/README.md, "Portal".')
+param portalClientId string = ''
+
 @description('Memory of each function app instance, in MB.')
 @allowed([
   512
@@ -316,6 +319,13 @@ var appSettings = union(
         CUSTOMER_APP_CLIENT_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultSecretsUri}${secretNames.customerAppClientSecret}/)'
       }
     : {},
+  // App Service Authentication signs in with the identity (a federated
+  // credential of the portal registration) instead of a client secret.
+  !empty(portalClientId)
+    ? {
+        OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: identity.properties.clientId
+      }
+    : {},
   enableTeamsNotifications
     ? {
         NOTIFY_TEAMS_WEBHOOK_URL: '@Microsoft.KeyVault(SecretUri=${keyVaultSecretsUri}${secretNames.notifyTeamsWebhookUrl}/)'
@@ -338,6 +348,7 @@ module functionApp 'modules/functionapp.bicep' = {
     appSettings: appSettings
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    portalClientId: portalClientId
   }
 }
 
@@ -368,6 +379,9 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 
 @description('Object (principal) id of the app\'s identity: the subject of the federated credential on the Graph app registration.')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
+
+@description('Where operators and customer admins sign in to the portal; also the sign-in redirect to register on the portal app registration (<url without /api/portal>/.auth/login/aad/callback).')
+output PORTAL_URL string = 'https://${functionApp.outputs.defaultHostName}/api/portal'
 
 @description('Tenant of the identity: its issuer is https://login.microsoftonline.com/<tenant>/v2.0.')
 output MANAGED_IDENTITY_TENANT_ID string = identity.properties.tenantId

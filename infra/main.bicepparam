@@ -40,6 +40,10 @@ param ticketWebhookSecret = readEnvironmentVariable('TICKET_WEBHOOK_SECRET', '')
 param notifyTeamsWebhookUrl = readEnvironmentVariable('NOTIFY_TEAMS_WEBHOOK_URL', '')
 param customerAppClientSecret = readEnvironmentVariable('CUSTOMER_APP_CLIENT_SECRET', '')
 
+// The portal's sign-in app registration (infra/README.md, "Portal"); empty
+// leaves App Service Authentication off and the portal answers 503.
+param portalClientId = readEnvironmentVariable('PORTAL_CLIENT_ID', '')
+
 param instanceMemoryMB = 2048
 param maximumInstanceCount = 40
 param tags = {

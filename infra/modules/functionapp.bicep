@@ -43,6 +43,12 @@ param maximumInstanceCount int = 40
 @description('Version of the custom handler runtime offered by Flex Consumption.')
 param runtimeVersion string = '1.0'
 
+@description('Application (client) id of the portal\'s sign-in app registration (multi-tenant, app roles Access.Operator and Access.Reader, directory roles in the token as wids). Empty: App Service Authentication stays off and the portal answers 503.')
+param portalClientId string = ''
+
+@description('Name of the app setting that holds the client id of the managed identity App Service Authentication signs in with (a federated credential of the portal app registration, instead of a client secret).')
+param portalCredentialSettingName string = 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -105,6 +111,77 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   resource settings 'config' = {
     name: 'appsettings'
     properties: appSettings
+  }
+
+  // App Service Authentication in front of the portal (DESIGN.md section 12).
+  // Unauthenticated requests are let through, so that the webhooks, the
+  // grants view and the advisor keep their own checks (function keys, HMAC,
+  // Partner Center's signature) and the portal itself decides: it redirects
+  // a page request without a principal to /.auth/login/aad. The platform
+  // then injects X-MS-CLIENT-PRINCIPAL, strips a client's own copy, and sets
+  // WEBSITE_AUTH_ENABLED=True, the only case in which the app trusts that
+  // header. Multi-tenant: customer admins sign in from their own tenants;
+  // the app, not the platform, decides which tenant sees what.
+  resource auth 'config' = if (!empty(portalClientId)) {
+    name: 'authsettingsV2'
+    dependsOn: [
+      settings
+    ]
+    properties: {
+      platform: {
+        enabled: true
+      }
+      globalValidation: {
+        requireAuthentication: false
+        unauthenticatedClientAction: 'AllowAnonymous'
+      }
+      httpSettings: {
+        requireHttps: true
+        routes: {
+          apiPrefix: '/.auth'
+        }
+        forwardProxy: {
+          convention: 'NoProxy'
+        }
+      }
+      identityProviders: {
+        azureActiveDirectory: {
+          enabled: true
+          registration: {
+            clientId: portalClientId
+            // No secret: the user-assigned identity is a federated
+            // credential of the registration (infra/README.md, "Portal").
+            clientSecretSettingName: portalCredentialSettingName
+            // Any organisation's tenant: the operators' and every
+            // customer's admins.
+            openIdIssuer: 'https://login.microsoftonline.com/common/v2.0'
+          }
+          login: {
+            disableWWWAuthenticate: false
+          }
+          validation: {
+            allowedAudiences: [
+              portalClientId
+              'api://${portalClientId}'
+            ]
+          }
+        }
+      }
+      login: {
+        // The portal needs who signed in, not tokens to call APIs with.
+        tokenStore: {
+          enabled: false
+        }
+        preserveUrlFragmentsForLogins: false
+        cookieExpiration: {
+          convention: 'FixedTime'
+          timeToExpiration: '08:00:00'
+        }
+        nonce: {
+          validateNonce: true
+        }
+      }
+    }
   }
 }
 
