@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,10 +51,24 @@ func TestQuickRun(t *testing.T) {
 		if q.PerEvent.Table < 1 || q.PerEvent.Queue <= 0 || q.PerEvent.Graph < 1 {
 			t.Errorf("%s round trips per event: got %+v, want table, queue and Graph requests counted", q.Event, q.PerEvent)
 		}
-		// The floor is exactly one point read and one transaction: the
-		// proxy's count of it checks the counting.
-		if q.FloorPerEvent.Table != 2 {
-			t.Errorf("%s floor: got %.2f table requests per event, want 2", q.Event, q.FloorPerEvent.Table)
+		// The floor is exactly one point read and one transaction, and in
+		// Graph the event's required read and write plus two notifications:
+		// the proxies' count of it checks the counting.
+		if q.FloorPerEvent.Table != 2 || q.FloorPerEvent.Graph != 4 {
+			t.Errorf("%s floor: got %.2f table and %.2f Graph requests per event, want 2 and 4", q.Event, q.FloorPerEvent.Table, q.FloorPerEvent.Graph)
+		}
+		if want := append(append([]string{}, requiredGraph[q.Event]...), notifyOp, notifyOp); !slices.Equal(q.FloorGraph, want) {
+			t.Errorf("%s floor Graph requests: got %v, want %v", q.Event, q.FloorGraph, want)
+		}
+		if q.FloorGraphOps[notifyOp] != 2 {
+			t.Errorf("%s floor: got %.2f notifications per event, want 2", q.Event, q.FloorGraphOps[notifyOp])
+		}
+		// Every request the handler makes beyond the floor says why it
+		// cannot be avoided.
+		for _, b := range q.BeyondFloor {
+			if b.Why == "" || b.PerEvent <= 0 {
+				t.Errorf("%s: %s %s %.2f per event beyond the floor, unexplained", q.Event, b.Service, b.Op, b.PerEvent)
+			}
 		}
 		if !strings.Contains(q.CommitShape, "insert") || q.FloorShape.Ops < 2 || q.FloorShape.BatchBytes <= 0 {
 			t.Errorf("%s commit: got %q %+v, want the handler's inserting transaction with its size", q.Event, q.CommitShape, q.FloorShape)

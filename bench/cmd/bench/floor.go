@@ -7,17 +7,19 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 )
 
-// The floor is what no implementation of an event can avoid in Table
-// Storage: one point read (is there a grant, at which ETag?) and one
+// The floor is what no implementation of an event can avoid: in Table
+// Storage one point read (is there a grant, at which ETag?) and one
 // entity group transaction holding the grant, its audit, the ledger and
-// the outbox rows. It runs with raw aztables on the handler's own table,
-// through the same counting proxy, so that both pay the same hop and the
-// same emulator.
+// the outbox rows; in Graph the reads and writes the contract requires and
+// the two notifications (floorgraph.go). It runs with raw aztables on the
+// handler's own table and raw HTTP to the same simulator, through the same
+// counting proxies, so that both pay the same hops and the same emulators.
 
 // floorShape is the floor's transaction, copied from the handler's commit.
 type floorShape struct {
@@ -76,8 +78,10 @@ func calibrateFloor(ctx context.Context, client *aztables.Client, tables *counti
 }
 
 // runFloor runs floor events [from, to) at concurrency c over the
-// partitions.
-func runFloor(ctx context.Context, client *aztables.Client, label string, partitions []string, from, to, c int, shape floorShape) (latency, error) {
+// partitions: the point read, the Graph reads and writes the event
+// requires, the transaction, and the two notifications, sent at once as
+// the handler sends its outbox.
+func runFloor(ctx context.Context, client *aztables.Client, g *floorGraph, subject func(i int) (id, tenant string), label string, partitions []string, from, to, c int, shape floorShape) (latency, error) {
 	pad := strings.Repeat("x", shape.PadBytes)
 	return drive(ctx, to-from, c, func(ctx context.Context, i int) error {
 		i += from
@@ -88,9 +92,25 @@ func runFloor(ctx context.Context, client *aztables.Client, label string, partit
 		if err != nil && !(errors.As(err, &re) && re.StatusCode == http.StatusNotFound) {
 			return fmt.Errorf("floor point read: %w", err)
 		}
+		id, tenant := subject(i)
+		for _, s := range g.before {
+			if err := g.send(ctx, s, id, tenant); err != nil {
+				return err
+			}
+		}
 		if _, err := client.SubmitTransaction(ctx, floorTxn(pk, label, i, shape.Ops, pad), nil); err != nil {
 			return fmt.Errorf("floor transaction: %w", err)
 		}
-		return nil
+		errs := make([]error, len(g.after))
+		var wg sync.WaitGroup
+		for k, s := range g.after {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[k] = g.send(ctx, s, id, tenant)
+			}()
+		}
+		wg.Wait()
+		return errors.Join(errs...)
 	})
 }

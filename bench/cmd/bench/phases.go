@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/data/aztables"
 
+	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/tablestore"
 )
 
@@ -28,6 +30,14 @@ type queueResult struct {
 	// Requests per event, counted at the proxies.
 	PerEvent      roundTrips         `json:"perEvent"`
 	FloorPerEvent roundTrips         `json:"floorPerEvent"`
+	// FloorGraph is the floor's Graph requests of one event, in order;
+	// FloorTableOps and FloorGraphOps its requests per event, by operation.
+	FloorGraph    []string           `json:"floorGraph"`
+	FloorTableOps map[string]float64 `json:"floorTableOpsPerEvent"`
+	FloorGraphOps map[string]float64 `json:"floorGraphOpsPerEvent"`
+	// BeyondFloor is every request the handler makes that the floor does
+	// not, per event, with why it cannot be avoided.
+	BeyondFloor []beyond `json:"beyondFloor"`
 	TableOps      map[string]float64 `json:"tableOpsPerEvent"`
 	QueueOps      map[string]float64 `json:"queueOpsPerEvent"`
 	GraphOps      map[string]float64 `json:"graphOpsPerEvent"`
@@ -112,9 +122,29 @@ func queueEvents(ctx context.Context, o options, w *workload, bins binaries, st 
 	progress("%s: %d warm-up invocations", fn, o.warmup)
 	warm := envelopes(w.events(fn, 0, w.warm))
 	before := st.tables.snapshot()
-	if _, err := invokeAll(ctx, h, fn, warm, o.concurrency, map[string]int{}); err != nil {
+	if _, err := invokeAll(ctx, h, fn, warm[:len(warm)-1], o.concurrency, map[string]int{}); err != nil {
 		return err
 	}
+	// The last warm-up event alone, its Graph requests recorded whole:
+	// the floor replays those the contract requires.
+	graphProxy.record()
+	_, err = invokeAll(ctx, h, fn, warm[len(warm)-1:], 1, map[string]int{})
+	recorded := graphProxy.stopRecording()
+	if err != nil {
+		return err
+	}
+	last := w.warm - 1
+	recID, recTenant := w.guests[last].id, w.guests[last].tenant
+	subject := func(i int) (string, string) { return w.floorGuests[i].id, w.floorGuests[i].tenant }
+	if fn == fnGDAPApproved {
+		recID, recTenant = w.rels[last].id, testenv.PartnerTenant
+		subject = func(i int) (string, string) { return w.floorRels[i].id, testenv.PartnerTenant }
+	}
+	fg, err := newFloorGraph(fn, graphProxy.URL, recorded, recID, recTenant)
+	if err != nil {
+		return err
+	}
+	r.FloorGraph = ops(slices.Concat(fg.before, fg.after))
 	shape, commit, ok := commitShape(st.tables.snapshot().minus(before))
 	if !ok {
 		return fmt.Errorf("%s: the warm-up committed no transaction", fn)
@@ -134,15 +164,16 @@ func queueEvents(ctx context.Context, o options, w *workload, bins binaries, st 
 	var floorRuns, handlerRuns []latency
 	var cpu time.Duration
 	var cpuErr error
-	floorCounts, tc, qc, gc := newCounts(), newCounts(), newCounts(), newCounts()
+	floorCounts, floorGraphCounts, tc, qc, gc := newCounts(), newCounts(), newCounts(), newCounts(), newCounts()
 	for k := range rounds {
 		from, to := k*o.events/rounds, (k+1)*o.events/rounds
-		t0 := st.tables.snapshot()
-		l, err := runFloor(ctx, grants, fn, w.customers, from, to, o.concurrency, r.FloorShape)
+		t0, fg0 := st.tables.snapshot(), graphProxy.snapshot()
+		l, err := runFloor(ctx, grants, fg, subject, fn, w.customers, from+w.warm, to+w.warm, o.concurrency, r.FloorShape)
 		if err != nil {
 			return err
 		}
 		floorRuns, floorCounts = append(floorRuns, l), floorCounts.plus(st.tables.snapshot().minus(t0))
+		floorGraphCounts = floorGraphCounts.plus(graphProxy.snapshot().minus(fg0))
 
 		t0, q0, g0, s0 := st.tables.snapshot(), st.queues.snapshot(), graphProxy.snapshot(), graph.sim.State().Requests.Total
 		c0, err0 := h.cpu()
@@ -159,8 +190,9 @@ func queueEvents(ctx context.Context, o options, w *workload, bins binaries, st 
 		tc, qc, gc = tc.plus(st.tables.snapshot().minus(t0)), qc.plus(st.queues.snapshot().minus(q0)), gc.plus(g)
 	}
 	r.Floor, r.Handler = merge(floorRuns...), merge(handlerRuns...)
-	r.FloorPerEvent = roundTrips{Table: float64(floorCounts.Requests) / float64(o.events)}
-	for name, c := range map[string]counts{"floor table": floorCounts, "table": tc, "queue": qc, "graph": gc} {
+	r.FloorPerEvent = roundTrips{Table: float64(floorCounts.Requests) / float64(o.events), Graph: float64(floorGraphCounts.Requests) / float64(o.events)}
+	r.FloorTableOps, r.FloorGraphOps = floorCounts.perEvent(o.events), floorGraphCounts.perEvent(o.events)
+	for name, c := range map[string]counts{"floor table": floorCounts, "floor graph": floorGraphCounts, "table": tc, "queue": qc, "graph": gc} {
 		if n := c.refused(); n > 0 {
 			return fmt.Errorf("%s: %d %s requests refused through the proxy (signature?): %v", fn, n, name, c.Status)
 		}
@@ -179,6 +211,7 @@ func queueEvents(ctx context.Context, o options, w *workload, bins binaries, st 
 	if r.Floor.PerSec > 0 {
 		r.ThroughputRatio = r.Handler.PerSec / r.Floor.PerSec
 	}
+	r.BeyondFloor = beyondFloor(r)
 	// The peak over the process's life: start, warm-up and all
 	// the measured events.
 	peak, current, err := h.memory()

@@ -144,6 +144,32 @@ type countingProxy struct {
 
 	mu sync.Mutex
 	c  counts
+	// recording, when set, keeps every request whole in samples (the fair
+	// floor replays the handler's Graph requests of one event).
+	recording bool
+	samples   []sample
+}
+
+// sample is one request as the proxy saw it.
+type sample struct {
+	op, method, uri string // uri: escaped path and query
+	header          http.Header
+	body            []byte
+}
+
+// record starts keeping requests whole, forgetting earlier ones.
+func (p *countingProxy) record() {
+	p.mu.Lock()
+	p.recording, p.samples = true, nil
+	p.mu.Unlock()
+}
+
+// stopRecording stops keeping requests and returns those kept.
+func (p *countingProxy) stopRecording() []sample {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recording = false
+	return p.samples
 }
 
 // startProxy listens on a free loopback port and forwards to upstream
@@ -202,7 +228,10 @@ func (p *countingProxy) snapshot() counts {
 
 func (p *countingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var body []byte
-	if p.cls.needsBody != nil && p.cls.needsBody(r) && r.Body != nil {
+	p.mu.Lock()
+	recording := p.recording
+	p.mu.Unlock()
+	if (recording || p.cls.needsBody != nil && p.cls.needsBody(r)) && r.Body != nil {
 		var err error
 		if body, err = io.ReadAll(r.Body); err != nil {
 			http.Error(w, "bench proxy: read body: "+err.Error(), http.StatusBadRequest)
@@ -211,6 +240,11 @@ func (p *countingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	req := p.cls.op(r, body)
+	if recording {
+		p.mu.Lock()
+		p.samples = append(p.samples, sample{op: req.op, method: r.Method, uri: r.URL.RequestURI(), header: r.Header.Clone(), body: body})
+		p.mu.Unlock()
+	}
 	p.count(func(c *counts) {
 		c.Requests++
 		c.ByOp[req.op]++

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -45,7 +46,12 @@ type workload struct {
 	// Warm-up entries come first; the measured ones follow.
 	guests []guest
 	rels   []relationship
-	warm   int
+	// The floor's own guests and relationships, one per event as well, so
+	// that its Graph writes never meet the handler's (an existing role
+	// assignment would be a different request).
+	floorGuests []guest
+	floorRels   []relationship
+	warm        int
 	sweep  sweepData
 }
 
@@ -57,6 +63,10 @@ func newWorkload(o options, now time.Time) *workload {
 	for i := range o.warmup + o.events {
 		w.guests = append(w.guests, guest{tenant: w.customers[i%len(w.customers)], id: w.guid()})
 		w.rels = append(w.rels, relationship{id: w.guid() + "-" + w.guid(), customer: w.customers[(i+1)%len(w.customers)]})
+	}
+	for i := range o.warmup + o.events {
+		w.floorGuests = append(w.floorGuests, guest{tenant: w.customers[i%len(w.customers)], id: w.guid()})
+		w.floorRels = append(w.floorRels, relationship{id: w.guid() + "-" + w.guid(), customer: w.customers[(i+1)%len(w.customers)]})
 	}
 	w.sweep = w.sweepData(o.grants, o.duePercent)
 	return w
@@ -83,7 +93,7 @@ func (w *workload) seed() graphsim.Seed {
 		Users:   []graphsim.User{{ID: "5a4b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d", DisplayName: "Notifications", Mail: testenv.PartnerMailbox, UserPrincipalName: testenv.PartnerMailbox}},
 		Groups:  []graphsim.Group{{ID: partnerGroup, DisplayName: "Fabrikam SOC analysts"}}}
 	activated := w.now.Add(-time.Hour)
-	for _, r := range w.rels {
+	for _, r := range slices.Concat(w.rels, w.floorRels) {
 		partner.Relationships = append(partner.Relationships, graphsim.Relationship{
 			ID: r.id, DisplayName: "Security Copilot " + r.id[:8], Status: "active", CustomerTenantID: r.customer,
 			Roles: []string{access.SecurityReaderID}, Duration: "P730D", AutoExtendDuration: "PT0S", ActivatedDateTime: activated,
@@ -103,7 +113,7 @@ func (w *workload) seed() graphsim.Seed {
 		})
 	}
 	byTenant := map[string][]graphsim.User{}
-	for i, g := range w.guests {
+	for i, g := range slices.Concat(w.guests, w.floorGuests) {
 		byTenant[g.tenant] = append(byTenant[g.tenant], graphsim.User{ID: g.id, DisplayName: "Fabrikam analyst " + strconv.Itoa(i),
 			Mail: fmt.Sprintf("analyst%d@fabrikam.example", i), UserType: "Guest"})
 	}
