@@ -22,9 +22,9 @@ type beyond struct {
 // the handler makes that is not listed here is unexplained, and the smoke
 // test fails on it.
 var whyBeyond = map[string]string{
-	tablestore.TableGrants + " batch": "after the notifications went out, one transaction marks their outbox rows sent: it cannot join the state change, which must commit before anything is sent, and without it the redelivery that at-least-once delivery brings would send both mails again",
+	tablestore.TableGrants + " batch":    "after the notifications went out, one transaction marks their outbox rows sent: it cannot join the state change, which must commit before anything is sent, and without it the redelivery that at-least-once delivery brings would send both mails again",
 	tablestore.TableDueIndex + " upsert": "the grant's next action in the due index, so that the sweep reads only what is due and still finds the notice if its message is lost; the index is its own table, partitioned by day, and cannot be in the grant's transaction, which is one partition of Grants",
-	"enqueue grant-expiring": "the next notice as a grant-expiring message scheduled for when it is due (DESIGN.md section 4): Table Storage has no timer, and without it the notice would wait for the next sweep",
+	"enqueue grant-expiring":             "the next notice as a grant-expiring message scheduled for when it is due (DESIGN.md section 4): Table Storage has no timer, and without it the notice would wait for the next sweep",
 }
 
 // beyondFloor lists, per service and operation, what the handler did per

@@ -28,8 +28,8 @@ type queueResult struct {
 	CommitShape string     `json:"commitShape"`
 	FloorShape  floorShape `json:"floorShape"`
 	// Requests per event, counted at the proxies.
-	PerEvent      roundTrips         `json:"perEvent"`
-	FloorPerEvent roundTrips         `json:"floorPerEvent"`
+	PerEvent      roundTrips `json:"perEvent"`
+	FloorPerEvent roundTrips `json:"floorPerEvent"`
 	// FloorGraph is the floor's Graph requests of one event, in order;
 	// FloorTableOps and FloorGraphOps its requests per event, by operation.
 	FloorGraph    []string           `json:"floorGraph"`
@@ -37,12 +37,12 @@ type queueResult struct {
 	FloorGraphOps map[string]float64 `json:"floorGraphOpsPerEvent"`
 	// BeyondFloor is every request the handler makes that the floor does
 	// not, per event, with why it cannot be avoided.
-	BeyondFloor []beyond `json:"beyondFloor"`
-	TableOps      map[string]float64 `json:"tableOpsPerEvent"`
-	QueueOps      map[string]float64 `json:"queueOpsPerEvent"`
-	GraphOps      map[string]float64 `json:"graphOpsPerEvent"`
-	Batches       map[string]float64 `json:"batchesPerEvent"`
-	Outcomes      map[string]int     `json:"outcomes"`
+	BeyondFloor []beyond           `json:"beyondFloor"`
+	TableOps    map[string]float64 `json:"tableOpsPerEvent"`
+	QueueOps    map[string]float64 `json:"queueOpsPerEvent"`
+	GraphOps    map[string]float64 `json:"graphOpsPerEvent"`
+	Batches     map[string]float64 `json:"batchesPerEvent"`
+	Outcomes    map[string]int     `json:"outcomes"`
 	// Undelivered counts requests the proxies could not pass on (and the
 	// clients retried); each adds one to the counts above.
 	Undelivered int `json:"undelivered"`

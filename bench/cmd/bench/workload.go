@@ -52,7 +52,7 @@ type workload struct {
 	floorGuests []guest
 	floorRels   []relationship
 	warm        int
-	sweep  sweepData
+	sweep       sweepData
 }
 
 func newWorkload(o options, now time.Time) *workload {
