@@ -99,6 +99,23 @@ func TestCrashes(t *testing.T) {
 	for _, d := range res.SentNotRecorded {
 		t.Logf("after a kill: %s", d)
 	}
+	// A repeated Teams card or ticket comment is the same outbox entry sent
+	// again, so it carries the same Idempotency-Key: a receiver that
+	// dedupes sees it once. Only mail, which has no such header, can
+	// still arrive twice.
+	if tl := res.Tally; tl == nil {
+		t.Error("no tally")
+	} else {
+		if tl.WithoutIdempotencyKey != 0 {
+			t.Errorf("%d webhook notifications arrived without an Idempotency-Key", tl.WithoutIdempotencyKey)
+		}
+		for _, k := range []string{"teams card", "ticket comment"} {
+			if n := tl.SeenTwiceAfterDedupe[k]; n != 0 {
+				t.Errorf("a receiver deduping by Idempotency-Key still sees %d extra %s copies", n, k)
+			}
+		}
+		t.Logf("seen twice after dedupe: %v (of %d duplicates)", tl.SeenTwiceAfterDedupe, tl.Duplicates)
+	}
 }
 
 func TestHostile(t *testing.T) {

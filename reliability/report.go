@@ -109,6 +109,13 @@ func (r Result) Line() string {
 		if r.Name == "crashes" {
 			fmt.Fprintf(&b, " crashDuplicates=%d sentNotRecorded=%d", extraCopies(r.CrashDuplicates), len(r.SentNotRecorded))
 		}
+		if t.Duplicates > 0 || r.Name == "crashes" {
+			seen := kinds(t.SeenTwiceAfterDedupe)
+			if seen == "" {
+				seen = "0"
+			}
+			fmt.Fprintf(&b, " seenTwiceAfterDedupe=%s withoutIdempotencyKey=%d", seen, t.WithoutIdempotencyKey)
+		}
 	}
 	if len(r.Checks) > 0 {
 		passed := 0

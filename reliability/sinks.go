@@ -90,6 +90,15 @@ func cardGrant(body []byte) (grant, title string) {
 }
 
 // ticketGrant returns the grant a ticket comment is about and its subject.
+// ticketKey is the Idempotency-Key a ticket comment's body names.
+func ticketKey(body []byte) string {
+	var c struct {
+		Key string `json:"idempotencyKey"`
+	}
+	_ = json.Unmarshal(body, &c)
+	return c.Key
+}
+
 func ticketGrant(body []byte) (grant, subject string) {
 	var c struct {
 		GrantID string `json:"grantId"`

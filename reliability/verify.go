@@ -48,6 +48,15 @@ type Tally struct {
 	PendingSchedules int `json:"pendingSchedules"`
 	// Unexpected counts notifications that match no event.
 	Unexpected int `json:"unexpected"`
+	// SeenTwiceAfterDedupe counts, by kind, the copies beyond the first
+	// that a receiver would still see if it dropped every Teams card and
+	// ticket comment whose Idempotency-Key it had seen before: copies of a
+	// webhook notification that carry another key (or none), and every
+	// extra mail, which has no such header.
+	SeenTwiceAfterDedupe map[string]int `json:"seenTwiceAfterDedupe"`
+	// WithoutIdempotencyKey counts Teams cards and ticket comments that
+	// arrived without the header, or (ticket) whose body did not name it.
+	WithoutIdempotencyKey int `json:"withoutIdempotencyKey"`
 }
 
 // Finding is one broken invariant, precise enough to find it again.
@@ -89,6 +98,7 @@ const (
 	kindMissingAccess     = "missing-access-assignment"
 	kindLostNotification  = "lost-notification"
 	kindDupNotification   = "duplicate-notification"
+	kindNoIdempotencyKey  = "missing-idempotency-key"
 	kindUnexpectedNotice  = "unexpected-notification"
 	kindPendingOutbox     = "pending-outbox"
 	kindDuplicateAuditRow = "duplicate-graph-audit"
@@ -106,15 +116,19 @@ type observed struct {
 	cards    map[string]int // grant → cards
 	comments map[string]int // grant → ticket comments
 	// arrivals are when each notification arrived, by kind and key
-	// (recipient or grant), for explaining a duplicate.
+	// (recipient or grant), for explaining a duplicate; keys the
+	// Idempotency-Key each webhook copy carried ("" for none).
 	arrivals map[string][]time.Time
+	keys     map[string][]string
+	// unkeyed are webhook posts without their Idempotency-Key.
+	unkeyed []string
 }
 
 func observe(s *stack) observed {
 	st := s.sim.State()
 	o := observed{roles: map[string]map[string]map[string]int{}, access: map[string][]graphsim.AccessAssignment{},
 		relEnd: map[string]time.Time{}, mails: map[string]int{}, cards: map[string]int{}, comments: map[string]int{},
-		arrivals: map[string][]time.Time{}}
+		arrivals: map[string][]time.Time{}, keys: map[string][]string{}}
 	for _, t := range st.Tenants {
 		m := map[string]map[string]int{}
 		for _, a := range t.RoleAssignments {
@@ -140,11 +154,24 @@ func observe(s *stack) observed {
 		g, _ := cardGrant(p.Body)
 		o.cards[g]++
 		o.arrivals["teams card "+g] = append(o.arrivals["teams card "+g], p.At)
+		key := p.Header.Get("Idempotency-Key")
+		o.keys["teams card "+g] = append(o.keys["teams card "+g], key)
+		if key == "" {
+			o.unkeyed = append(o.unkeyed, "teams card for "+g)
+		}
 	}
 	for _, p := range s.ticket.all() {
 		g, _ := ticketGrant(p.Body)
 		o.comments[g]++
 		o.arrivals["ticket comment "+g] = append(o.arrivals["ticket comment "+g], p.At)
+		// The comment names its key in the body too, for ticketing systems
+		// that keep the comment and not the headers.
+		key := p.Header.Get("Idempotency-Key")
+		if key == "" || ticketKey(p.Body) != key {
+			o.unkeyed = append(o.unkeyed, fmt.Sprintf("ticket comment for %s (header %q, body %q)", g, key, ticketKey(p.Body)))
+			key = ""
+		}
+		o.keys["ticket comment "+g] = append(o.keys["ticket comment "+g], key)
 	}
 	return o
 }
@@ -154,7 +181,7 @@ func observe(s *stack) observed {
 // parallel.
 func verify(ctx context.Context, s *stack, events []event) (Tally, []Finding, error) {
 	o := observe(s)
-	t := Tally{Events: len(events), FinalStates: map[string]int{}, ByChannel: map[string]int{}}
+	t := Tally{Events: len(events), FinalStates: map[string]int{}, ByChannel: map[string]int{}, SeenTwiceAfterDedupe: map[string]int{}}
 	var (
 		mu       sync.Mutex
 		findings []Finding
@@ -201,6 +228,11 @@ func verify(ctx context.Context, s *stack, events []event) (Tally, []Finding, er
 	if firstErr != nil {
 		return t, findings, firstErr
 	}
+	// Every webhook notification carries the key a receiver dedupes by.
+	t.WithoutIdempotencyKey = len(o.unkeyed)
+	for _, u := range o.unkeyed {
+		add(Finding{Kind: kindNoIdempotencyKey, Detail: u + " arrived without its Idempotency-Key"})
+	}
 
 	// Anything that arrived for nobody: a notification the events cannot
 	// explain is a duplicate of something, or worse.
@@ -239,7 +271,10 @@ type eventResult struct {
 	access, accessWant       int
 	notes                    map[string]int
 	pendingOut, pendingSched int
-	findings                 []Finding
+	// seenTwice is, by kind, what a receiver deduping by Idempotency-Key
+	// would still see more than once.
+	seenTwice map[string]int
+	findings  []Finding
 }
 
 func (t *Tally) add(r eventResult) {
@@ -258,6 +293,9 @@ func (t *Tally) add(r eventResult) {
 	t.PendingSchedules += r.pendingSched
 	if r.changes > 1 {
 		t.Duplicates += r.changes - 1
+	}
+	for k, n := range r.seenTwice {
+		t.SeenTwiceAfterDedupe[k] += n
 	}
 	for _, k := range notificationKinds {
 		n := r.notes[k]
@@ -282,7 +320,7 @@ func (t *Tally) add(r eventResult) {
 }
 
 func checkEvent(ctx context.Context, s *stack, o observed, e event) (eventResult, error) {
-	r := eventResult{notes: map[string]int{}}
+	r := eventResult{notes: map[string]int{}, seenTwice: map[string]int{}}
 	finding := func(kind, format string, args ...any) {
 		r.findings = append(r.findings, Finding{Kind: kind, Event: e.ID, Customer: e.Customer, Grant: e.GrantID, Detail: fmt.Sprintf(format, args...)})
 	}
@@ -403,6 +441,10 @@ func checkEvent(ctx context.Context, s *stack, o observed, e event) (eventResult
 			slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
 			finding(kindDupNotification, "%d × %s; want 1; deliveries: %s", n, k, s.deliveriesOf(e.ID))
 			r.findings[len(r.findings)-1].Arrivals = at
+			r.seenTwice[k] = n - 1
+			if keys, webhook := o.keys[arrivalKey[k]]; webhook {
+				r.seenTwice[k] = distinctKeys(keys) - 1
+			}
 		case n == 0:
 			detail := "no outbox row for it is left unsent"
 			if row, ok := rows[k]; ok {
@@ -420,6 +462,19 @@ func checkEvent(ctx context.Context, s *stack, o observed, e event) (eventResult
 		}
 	}
 	return r, nil
+}
+
+// distinctKeys counts the copies a receiver deduping by Idempotency-Key
+// takes as different: one per distinct key, and every copy without one.
+func distinctKeys(keys []string) int {
+	seen, n := map[string]bool{}, 0
+	for _, k := range keys {
+		if k == "" || !seen[k] {
+			n++
+		}
+		seen[k] = true
+	}
+	return n
 }
 
 // kindOf names a notification row the way the checks count arrivals.
