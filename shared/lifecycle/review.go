@@ -62,3 +62,11 @@ func (s *Service) Review(ctx context.Context, in ReviewInput) (access.Reply, err
 	})
 	return reply, err
 }
+
+// Applied reports whether the event eventID of a customer is in the ledger
+// already, finishing what its first delivery left undone: an edge whose
+// command was refused as a conflict (revoke a revoked grant) asks it to
+// tell a repeated request from a new one.
+func (s *Service) Applied(ctx context.Context, customerTenantID, eventID string) (bool, error) {
+	return s.ifApplied(ctx, customerTenantID, eventID)
+}
