@@ -20,9 +20,9 @@ const (
 	RoleOperator = "Access.Operator"
 	RoleReader   = "Access.Reader"
 
-	widGlobalAdmin        = "62e90394-69f5-4237-9190-012177145e10"
+	widGlobalAdmin         = "62e90394-69f5-4237-9190-012177145e10"
 	widPrivilegedRoleAdmin = "e8611ab8-c189-46e8-94e1-60213ab1f814"
-	widSecurityAdmin      = "194ae4cb-b126-40b2-bd5b-6091b380977d"
+	widSecurityAdmin       = "194ae4cb-b126-40b2-bd5b-6091b380977d"
 )
 
 // Claim types by their long names, as App Service writes them when it maps

@@ -121,7 +121,7 @@ func (d Deps) grantRow(pg portalPage, g access.Grant, now time.Time) grantRow {
 	if !g.ExpiresAt.IsZero() {
 		r.Expires = g.ExpiresAt
 		r.ExpiresText = g.ExpiresAt.UTC().Format("2006-01-02 15:04Z")
-		if g.ExpiresAt.After(now) {
+		if g.ExpiresAt.After(now) && !g.Status.Final() {
 			r.DaysLeft = int(g.ExpiresAt.Sub(now) / access.Day)
 		}
 	}

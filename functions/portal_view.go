@@ -124,7 +124,9 @@ func timeline(rows []grantRow, now time.Time, notices []int) timelineView {
 	x := func(days float64) float64 { return timelineLabel + span*days/horizon }
 	v := timelineView{Width: timelineWidth, Height: timelineTop + timelineRowH*len(live) + 8, TodayX: x(0), Days: int(horizon)}
 	step := niceStep(horizon)
-	for d := 0.0; d <= horizon; d += step {
+	// The first tick is today's line; a tick too near the right edge has
+	// no room for its date.
+	for d := step; d <= horizon && x(d) < timelineWidth-timelineRight-24; d += step {
 		v.Ticks = append(v.Ticks, timelineTick{X: x(d), Label: now.Add(time.Duration(d) * access.Day).Format("Jan 2")})
 	}
 	for i, r := range live {
