@@ -58,7 +58,9 @@ func (s *Service) Review(ctx context.Context, in ReviewInput) (access.Reply, err
 			detail += " (by " + in.Actor + ")"
 		}
 		line := access.AuditEntry{At: now, Action: ActionReview, Detail: detail, Actor: in.Actor, EventID: in.EventID}
-		return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}, reply: &reply}, nil
+		// The next review counts from this answer's period on.
+		return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}, reply: &reply,
+			outbox: []access.OutboxEntry{scheduleEntry(in.EventID, next)}}, nil
 	})
 	return reply, err
 }
