@@ -47,6 +47,8 @@ func LifecycleOptions(cfg config.Config) lifecycle.Options {
 		PartnerTenantID: cfg.PartnerTenantID,
 		SecurityGroupID: cfg.PartnerSecurityGroupID,
 		AllowedDomains:  allowedDomains(cfg.B2BAllowedDomains),
+		Reviews: lifecycle.ReviewOptions{EveryDays: cfg.ReviewEveryDays, DeadlineDays: cfg.ReviewDeadlineDays,
+			RevokeByDefault: cfg.ReviewDefault == config.ReviewRevoke, PortalURL: cfg.PortalURL},
 	}
 }
 

@@ -35,5 +35,6 @@ func Routes(d Deps) http.Handler {
 	mux.Handle("POST /"+FnPartnerCenterWebhook, httpFunction(d, FnPartnerCenterWebhook, d.partnerCenterWebhook))
 	mux.Handle("POST /"+FnGrants, httpFunction(d, FnGrants, d.grants))
 	mux.Handle("POST /"+FnAdvisor, httpFunction(d, FnAdvisor, d.advisor))
+	mux.Handle("POST /"+FnPortal, httpFunction(d, FnPortal, d.portal))
 	return mux
 }

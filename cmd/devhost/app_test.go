@@ -65,6 +65,7 @@ func TestLoadRealApp(t *testing.T) {
 		"partner-center-webhook": "httpTrigger req POST webhooks/partner-center function res",
 		"grants":                 "httpTrigger req GET grants/{customerTenantId?}/{grantId?} function res",
 		"advisor":                "httpTrigger req POST advisor function res",
+		"portal":                 "httpTrigger req GET,POST portal/{*path} anonymous res",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("functions:\ngot  %v\nwant %v", got, want)

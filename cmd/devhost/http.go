@@ -36,6 +36,8 @@ type server struct {
 	// run after the request that started them has been answered.
 	work     context.Context
 	inflight *sync.WaitGroup
+	// signin stands in for App Service Authentication (signin.go).
+	signin *signIn
 }
 
 func (s *server) handler() http.Handler {
@@ -45,6 +47,10 @@ func (s *server) handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"state":"Running","processUptime":null,"host":"devhost"}`)
 	})
+	if s.signin != nil {
+		mux.HandleFunc("/.auth/login/aad", s.signin.login)
+		mux.HandleFunc("/.auth/logout", s.signin.logout)
+	}
 	mux.HandleFunc("/", s.serveTrigger)
 	return mux
 }
@@ -122,6 +128,9 @@ func (s *server) serveTrigger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if s.signin != nil {
+		s.signin.apply(r)
+	}
 	id := hostcall.GUID()
 	// A client that gives up does not cancel the invocation, as with the
 	// host: the function's side effects must not stop halfway. Only the

@@ -166,6 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	s := &server{
 		app: a, router: newRouter(a.routePrefix, a.byKind(httpTrigger)), iv: iv,
 		timers: map[string]*timerRunner{}, pollers: map[string]*poller{}, work: work, inflight: &inflight,
+		signin: newSignIn(env),
 	}
 	for _, fn := range a.functions {
 		attrs := []any{"function", fn.name, "trigger", fn.kind.String()}

@@ -123,6 +123,15 @@ type Config struct {
 	// URLs of Partner Center's certificate may be fetched from.
 	PartnerCenterIssuerHosts string `envconfig:"PARTNER_CENTER_ISSUER_HOSTS" default:"http://www.microsoft.com,https://www.microsoft.com,http://cacerts.digicert.com,https://cacerts.digicert.com"`
 
+	// The portal (DESIGN.md section 12) and its access reviews: see
+	// portal.go beside this file.
+	WebsiteAuthEnabled string `envconfig:"WEBSITE_AUTH_ENABLED"`
+	PortalURL          string `envconfig:"PORTAL_URL"`
+	PortalTokenSecret  string `envconfig:"PORTAL_TOKEN_KEY"`
+	ReviewEveryDays    int    `envconfig:"REVIEW_EVERY_DAYS" default:"30"`
+	ReviewDeadlineDays int    `envconfig:"REVIEW_DEADLINE_DAYS" default:"7"`
+	ReviewDefault      string `envconfig:"REVIEW_DEFAULT" default:"keep"`
+
 	// ticketSecretProblem is why TICKET_WEBHOOK_SECRET is not usable,
 	// when Load found a value it set aside (unexported: envconfig skips it).
 	ticketSecretProblem string
@@ -386,6 +395,7 @@ func (c Config) Validate() error {
 		bad("GRAPH_AUTH", "%q is not one of managedidentity, clientsecret, certificate, none", c.GraphAuth)
 	}
 	c.validateCustomerApp(bad)
+	c.validatePortal(bad)
 	if c.PartnerTenantID == "" {
 		bad("PARTNER_TENANT_ID", "is required: the MSSP's tenant id")
 	} else if !access.IsGUID(c.PartnerTenantID) {
@@ -663,7 +673,7 @@ func (c Config) LocalGraph() bool { return c.GraphAuth == "none" }
 // check none of them leaks.
 func (c Config) Secrets() []string {
 	var out []string
-	for _, s := range []string{c.AppClientSecret, c.CustomerAppClientSecret, c.TicketWebhookSecret, accountKey(c.TablesConnectionString),
+	for _, s := range []string{c.AppClientSecret, c.CustomerAppClientSecret, c.TicketWebhookSecret, c.PortalTokenSecret, accountKey(c.TablesConnectionString),
 		accountKey(c.LocalQueuesConnectionString), sharedAccessKey(c.ServiceBusConnectionString)} {
 		if s != "" {
 			out = append(out, s)

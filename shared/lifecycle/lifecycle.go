@@ -70,6 +70,8 @@ type Options struct {
 	// AllowedDomains are the e-mail domains guests may come from
 	// (AnyDomain: any); empty means the partner tenant's verified domains.
 	AllowedDomains []string
+	// Reviews are the access reviews (review.go, reviewdue.go).
+	Reviews ReviewOptions
 }
 
 // Service carries out the use cases. It is safe for concurrent use.
@@ -83,6 +85,7 @@ type Service struct {
 	domains   Domains
 	clock     Clock
 	opts      Options
+	reviews   ReviewOptions
 
 	domainCache domainCache
 }
@@ -95,7 +98,7 @@ func New(d Deps, o Options) *Service {
 	o.PartnerTenantID = lower(o.PartnerTenantID)
 	o.SecurityGroupID = lower(o.SecurityGroupID)
 	return &Service{store: d.Store, guests: d.Guests, gdap: d.GDAP, pub: d.Publisher, notifier: d.Notifier,
-		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o}
+		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews}
 }
 
 // Now is the time the grants follow, in UTC and whole seconds: the

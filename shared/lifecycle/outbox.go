@@ -133,7 +133,7 @@ func (s *Service) schedule(ctx context.Context, g access.Grant) error {
 	if err := s.pub.Publish(ctx, msg); err != nil {
 		return fmt.Errorf("schedule %d-day action of %s: %w", n.Stage, g.ID, err)
 	}
-	return nil
+	return s.scheduleReview(ctx, g)
 }
 
 // nextAction is the grant's next scheduled action: the next notice stage

@@ -21,6 +21,7 @@ type SweepResult struct {
 	Published int // grant-expiring messages published
 	Drift     int // GDAP grants whose relationship Partner Center changed, recorded
 	Rechecked int // deferred messages sent again
+	Reviewed  int // access review requests and deadlines handled
 }
 
 // Sweep is the safety net behind the scheduled grant-expiring messages: it
@@ -57,6 +58,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		defer func() { <-slots; wg.Done() }()
 		if e.Stage == access.StageRecheck {
 			count(&res.Rechecked, s.resend(ctx, e))
+			return
+		}
+		if e.Stage == StageReview || e.Stage == StageReviewDeadline {
+			count(&res.Reviewed, s.reviewDue(ctx, e))
 			return
 		}
 		if m, _, _ := access.SplitGrantID(e.GrantID); m == access.GDAP {
