@@ -61,7 +61,7 @@ const (
 	// actionDelegationManual is the audit action of an end the app cannot
 	// carry out itself (no ARM configured).
 	actionDelegationManual = "arm:customer-removes"
-	watchActor              = "azure resource manager"
+	watchActor             = "azure resource manager"
 )
 
 // nextWatch is the next checkpoint after now of a watch begun at since:
