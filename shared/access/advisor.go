@@ -81,6 +81,11 @@ func Advise(req AdviceRequest) ([]Recommendation, error) {
 				r.Reasons = append(r.Reasons, "time-bound only with help: "+f.TimeBound)
 			}
 		}
+		if f.Method == Lighthouse {
+			// Said whatever was asked: the one method whose access never ends
+			// by itself, and the app is what ends it.
+			r.Reasons = append(r.Reasons, LighthouseRemoval)
+		}
 		if f.Recommended {
 			r.Reasons = append(r.Reasons, "the method Microsoft recommends")
 		}

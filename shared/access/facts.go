@@ -136,7 +136,7 @@ var Facts = []MethodFacts{
 	{
 		Method: Lighthouse, Title: "Azure Lighthouse",
 		CapacityPlan: PaidByPartner, TimeBoundBuiltIn: false,
-		TimeBound:      "only PIM eligible authorizations are time-bound; the delegation itself never expires, so this app tracks it",
+		TimeBound:      "only PIM eligible authorizations are time-bound; the delegation itself never expires, so this app watches it in Azure Resource Manager and removes it itself at the end",
 		LeastPrivilege: "requires Microsoft Entra security groups in the partner tenant",
 		SecurityGroups: "required",
 		Plugins:        "delegated Azure resources, which includes Microsoft Sentinel",
@@ -149,6 +149,7 @@ var Facts = []MethodFacts{
 			{"partner", "create the ARM template with mspOfferName and mspOfferDescription"},
 			{"customer", "deploy the template once per subscription (portal, PowerShell or Azure CLI)"},
 			{"partner", "confirm the subscription is visible under My customers"},
+			{"partner", "the app sees the delegation in Azure Resource Manager, starts the grant then, and deletes the delegation itself when the grant ends"},
 		},
 	},
 }
@@ -168,3 +169,8 @@ func MethodFactsOf(m Method) (MethodFacts, bool) {
 func TenantSwitchLink(customerTenantID string) string {
 	return "https://securitycopilot.microsoft.com/?tenantId=" + strings.ToLower(customerTenantID)
 }
+
+// LighthouseRemoval says, for the advisor, the mails and the portal, who
+// ends an Azure Lighthouse delegation (DESIGN §15).
+const LighthouseRemoval = "The app removes the Azure Lighthouse delegation itself when the grant ends (or is revoked); " +
+	"if you take away its role to do so, you will be asked to remove it yourself."

@@ -95,7 +95,8 @@ func words(g Grant, eff Effect, link string) (subject, partner, customer string)
 		case GDAP:
 			customer += " To approve it, a Global Administrator of your tenant opens the approval link and accepts the request."
 		case Lighthouse:
-			customer += " To approve it, deploy the attached onboarding template in each subscription to delegate (Azure portal, PowerShell or Azure CLI)."
+			customer += " To approve it, deploy the attached onboarding template in each subscription to delegate (Azure portal, PowerShell or Azure CLI)." +
+				" Access starts when the app sees the delegation in Azure Resource Manager. " + LighthouseRemoval
 		}
 		if link != "" {
 			customer += "\nApproval link: " + link
@@ -112,6 +113,7 @@ func words(g Grant, eff Effect, link string) (subject, partner, customer string)
 			customer += fmt.Sprintf(" Next step for you: in Security Copilot, add the roles %s to the Copilot contributor role, so that the MSSP's analysts can use it.", roles)
 		case Lighthouse:
 			partner += " Prompts against the customer's Sentinel workspaces use the partner's capacity (SCUs)."
+			customer += " " + LighthouseRemoval
 		}
 	case EvRefuse:
 		subject = fmt.Sprintf("Security Copilot access for customer %s refused by policy", g.CustomerTenantID)
@@ -129,6 +131,10 @@ func words(g Grant, eff Effect, link string) (subject, partner, customer string)
 		subject = fmt.Sprintf("Security Copilot access for customer %s ends in %d day%s", g.CustomerTenantID, left, plural(left))
 		partner = fmt.Sprintf("%s access to customer %s (roles: %s) ends on %s. To keep it, ask for an extension through your ticketing system before then.", who, g.CustomerTenantID, roles, until)
 		customer = fmt.Sprintf("Your MSSP's %s access (tenant %s, roles: %s) ends on %s. Nothing is needed from you unless you want to extend or end it sooner.", who, g.PartnerTenantID, roles, until)
+		if g.Method == Lighthouse {
+			partner += " " + LighthouseRemoval
+			customer += " " + LighthouseRemoval
+		}
 	case EvExtend:
 		subject = fmt.Sprintf("Security Copilot access for customer %s extended until %s", g.CustomerTenantID, until)
 		partner = fmt.Sprintf("%s access to customer %s (roles: %s) now ends on %s.", who, g.CustomerTenantID, roles, until)
@@ -146,8 +152,6 @@ func words(g Grant, eff Effect, link string) (subject, partner, customer string)
 			customer += " The guest's roles were removed; you may also delete the guest account."
 		case GDAP:
 			customer += " Remove the roles from the Copilot contributor role if no other partner needs them."
-		case Lighthouse:
-			customer += " Action needed: remove the delegation under Service providers > Delegations in the Azure portal; Azure Lighthouse delegations do not end by themselves."
 		}
 		if g.Reason != "" {
 			partner += " Reason: " + g.Reason + "."

@@ -40,6 +40,12 @@ func (s *Service) transition(ctx context.Context, g access.Grant, ev access.Even
 				return decision{}, err
 			}
 			dec.audit = append(dec.audit, removed...)
+			if reason, extra, ok := delegationNote(g, removed); ok {
+				if reason != "" {
+					next.Reason = strings.TrimPrefix(next.Reason+"; "+reason, "; ")
+				}
+				w.extra = append([]string{extra}, w.extra...)
+			}
 		case access.EffectSchedule:
 			dec.outbox = append(dec.outbox, scheduleEntry(eventID, next))
 		case access.EffectNotify:
@@ -82,8 +88,10 @@ func (s *Service) granted(ctx context.Context, g access.Grant, activate access.E
 //     nothing to do yet, nobody has access; if it becomes active later,
 //     ActivateGDAP terminates it. Active: terminated on revoke; at its
 //     expiry the relationship ends by itself. Ending already: nothing.
-//   - Lighthouse: only the customer can remove a delegation; the
-//     notification tells them to.
+//   - Lighthouse: the registration assignment is deleted through ARM
+//     with the app's own identity, and the end is recorded once ARM
+//     confirms (removeDelegation); if ARM refuses, the customer is told to
+//     remove it. Without ARM only the customer can, and is told to.
 //
 // It returns the audit lines of what it did.
 func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Event, eventID string) ([]access.AuditEntry, error) {
@@ -124,6 +132,8 @@ func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Ev
 			return line("graph:terminate-relationship", "termination of relationship "+relID+" requested"), nil
 		}
 		return nil, nil
+	case access.Lighthouse:
+		return s.removeDelegation(ctx, g, ev, eventID)
 	}
 	return nil, nil
 }

@@ -18,6 +18,9 @@ const earlyTolerance = time.Minute
 // new end instead. A message about an expiry the grant no longer has is
 // stale.
 func (s *Service) Expiring(ctx context.Context, m GrantExpiring) (Outcome, error) {
+	if m.Check == CheckDelegation {
+		return s.watchDelegation(ctx, m)
+	}
 	stage := m.stage()
 	expiresAt := access.WholeSeconds(m.ExpiresAt)
 	ctx, tr := traced(ctx, "eventId", m.EventID, "grantId", m.GrantID, "noticeDays", stage)
@@ -85,7 +88,10 @@ func (s *Service) expire(ctx context.Context, g access.Grant, eventID string) (d
 			reason = "the GDAP relationship ended (" + rel.Status + ")"
 		}
 	case access.Lighthouse:
-		reason = "the delegation reached the end date the app tracks; the customer must remove it"
+		reason = "the grant reached its end date"
+		if s.delegations == nil {
+			reason = "the delegation reached the end date the app tracks; the customer must remove it"
+		}
 	}
 	dec, err := s.transition(ctx, g, access.Event{Type: access.EvExpire, Reason: reason, Actor: "schedule"}, eventID, Processed, words{})
 	if err != nil {

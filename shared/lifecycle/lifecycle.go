@@ -56,6 +56,10 @@ type Deps struct {
 	Templates Templates // Lighthouse onboarding templates
 	Domains   Domains   // the partner's verified domains
 	Clock     Clock     // nil: the system clock
+	// Delegations reads and removes Azure Lighthouse delegations through
+	// Azure Resource Manager; nil: the app cannot see them, and only the
+	// customer can remove one.
+	Delegations Delegations
 }
 
 // Options are the deployment's choices.
@@ -72,6 +76,10 @@ type Options struct {
 	AllowedDomains []string
 	// Reviews are the access reviews (review.go, reviewdue.go).
 	Reviews ReviewOptions
+	// LighthouseAppPrincipalID is the app's own identity in the partner
+	// tenant, which the onboarding template authorizes to delete the
+	// registration assignment (LIGHTHOUSE_APP_PRINCIPAL_ID).
+	LighthouseAppPrincipalID string
 }
 
 // Service carries out the use cases. It is safe for concurrent use.
@@ -87,6 +95,8 @@ type Service struct {
 	opts      Options
 	reviews   ReviewOptions
 
+	delegations Delegations
+
 	domainCache domainCache
 }
 
@@ -97,8 +107,9 @@ func New(d Deps, o Options) *Service {
 	}
 	o.PartnerTenantID = lower(o.PartnerTenantID)
 	o.SecurityGroupID = lower(o.SecurityGroupID)
+	o.LighthouseAppPrincipalID = lower(o.LighthouseAppPrincipalID)
 	return &Service{store: d.Store, guests: d.Guests, gdap: d.GDAP, pub: d.Publisher, notifier: d.Notifier,
-		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews}
+		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations}
 }
 
 // Now is the time the grants follow, in UTC and whole seconds: the

@@ -49,7 +49,15 @@ type GrantExpiring struct {
 	GrantID          string    `json:"grantId"`
 	NoticeDays       *int      `json:"noticeDays"`
 	ExpiresAt        time.Time `json:"expiresAt"`
+	// Check, when set, makes the message a look at the outside world
+	// instead of a notice: CheckDelegation looks for a Lighthouse grant's
+	// delegation in Azure Resource Manager. OccurredAt is then when the
+	// looking began, ExpiresAt the grant's end when it was scheduled.
+	Check string `json:"check,omitempty"`
 }
+
+// CheckDelegation is the Check of a Lighthouse delegation watch.
+const CheckDelegation = "delegation"
 
 // stage is the message's notice stage, 0 for the expiry.
 func (m GrantExpiring) stage() int {

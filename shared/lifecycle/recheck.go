@@ -64,7 +64,11 @@ func recheckID(eventID string, at time.Time) string {
 // queue loses it. The event keeps its id: when it is applied at last, the
 // ledger records the event itself, and a late copy of it is a duplicate.
 func (s *Service) recheck(ctx context.Context, customer, grantID, eventID string, since time.Time, why, queue string, body []byte) error {
-	at := nextCheck(since, s.Now())
+	return s.recheckAt(ctx, customer, grantID, eventID, nextCheck(since, s.Now()), why, queue, body)
+}
+
+// recheckAt is recheck at a checkpoint the caller chose.
+func (s *Service) recheckAt(ctx context.Context, customer, grantID, eventID string, at time.Time, why, queue string, body []byte) error {
 	m := access.Message{Queue: queue, ID: recheckID(eventID, at), Body: body}
 	m.NotBefore = at
 	if m.Properties == nil {

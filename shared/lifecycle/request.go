@@ -252,8 +252,14 @@ func (r request) lighthouse(ctx context.Context) (access.Reply, error) {
 			return decision{}, err
 		}
 		dec.reply = &reply
-		// The delegation never ends by itself: the app tracks its end.
-		dec.outbox = append(dec.outbox, scheduleEntry(r.eventID, *dec.next))
+		if s.delegations == nil {
+			// The delegation never ends by itself: the app tracks its end.
+			dec.outbox = append(dec.outbox, scheduleEntry(r.eventID, *dec.next))
+		} else if err := s.watch(ctx, *dec.next, watchID("pending", r.base.ID, r.eventID), s.Now(), "waiting for the customer to deploy the template"); err != nil {
+			// The app watches ARM for the delegation (DESIGN §15): it
+			// becomes active when it appears, from then on.
+			return decision{}, err
+		}
 		dec.audit = append([]access.AuditEntry{access.AuditFor(g, req, access.Event{Type: access.EvRequest, Actor: r.actor}, s.Now())}, dec.audit...)
 		return dec, nil
 	})
