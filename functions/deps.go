@@ -48,7 +48,7 @@ func LifecycleOptions(cfg config.Config) lifecycle.Options {
 		SecurityGroupID: cfg.PartnerSecurityGroupID,
 		AllowedDomains:  allowedDomains(cfg.B2BAllowedDomains),
 		Reviews: lifecycle.ReviewOptions{EveryDays: cfg.ReviewEveryDays, DeadlineDays: cfg.ReviewDeadlineDays,
-			RevokeByDefault: cfg.ReviewDefault == config.ReviewRevoke, PortalURL: cfg.PortalURL},
+			RevokeByDefault: cfg.ReviewDefault == config.ReviewRevoke, PortalURL: cfg.PublicURL()},
 	}
 }
 

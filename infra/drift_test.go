@@ -40,6 +40,10 @@ var optionalInAzure = map[string]string{
 	"PARTNER_CENTER_CERT_HOSTS":      "tests only: the default allows only Partner Center's own certificate origin",
 	"PARTNER_CENTER_ISSUER_HOSTS":    "tests only: the default allows only Microsoft's and DigiCert's certificate stores",
 	"LOCAL_CLOCK_FILE":               "local runs only: moving the clock is refused unless Graph is the simulator",
+	"WEBSITE_AUTH_ENABLED":           "set by App Service itself, to True, when App Service Authentication (authsettingsV2) is on",
+	"WEBSITE_HOSTNAME":               "set by App Service itself to the app's default host name; PORTAL_URL falls back to https://<it>",
+	"PORTAL_URL":                     "empty: https://<WEBSITE_HOSTNAME>; a custom domain sets it",
+	"PORTAL_TOKEN_KEY":               "empty: the portal's form-token key is derived from TICKET_WEBHOOK_SECRET, a Key Vault reference, so every instance shares it",
 }
 
 // platformSettings lists app settings that the platform reads, not the app
@@ -222,6 +226,9 @@ func TestBicepDefaultsMatchConfigDefaults(t *testing.T) {
 		"B2B_MAX_DAYS":          "b2bMaxDays",
 		"EXPIRY_SWEEP_SCHEDULE": "expirySweepSchedule",
 		"ALLOWED_ROLES":         "allowedRoles",
+		"REVIEW_EVERY_DAYS":     "reviewEveryDays",
+		"REVIEW_DEADLINE_DAYS":  "reviewDeadlineDays",
+		"REVIEW_DEFAULT":        "reviewDefault",
 	}
 	defaults := map[string]string{}
 	for _, v := range configVariables(t) {

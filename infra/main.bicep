@@ -114,6 +114,23 @@ param notifyTeamsWebhookUrl string = ''
 @description('Application (client) id of the portal\'s sign-in app registration: multi-tenant, app roles Access.Operator and Access.Reader (infra/portal-app-roles.json), directory roles in the token (wids). Empty: App Service Authentication stays off and the portal answers 503; everything else runs. See infra/README.md, "Portal".')
 param portalClientId string = ''
 
+@description('Days between the access reviews of an active grant, put to its customer in the portal (REVIEW_EVERY_DAYS); 0: no reviews.')
+@minValue(0)
+@maxValue(3650)
+param reviewEveryDays int = 30
+
+@description('Days a customer has to answer an access review (REVIEW_DEADLINE_DAYS).')
+@minValue(1)
+@maxValue(3650)
+param reviewDeadlineDays int = 7
+
+@description('What an unanswered access review ends as (REVIEW_DEFAULT): keep the grant, or revoke it.')
+@allowed([
+  'keep'
+  'revoke'
+])
+param reviewDefault string = 'keep'
+
 @description('Memory of each function app instance, in MB.')
 @allowed([
   512
@@ -307,6 +324,9 @@ var appSettings = union(
     EXPIRY_SWEEP_SCHEDULE: expirySweepScheduleSetting
     NOTIFY_MAIL_FROM: notifyMailFrom
     TICKET_CALLBACK_URL: ticketCallbackUrl
+    REVIEW_EVERY_DAYS: string(reviewEveryDays)
+    REVIEW_DEADLINE_DAYS: string(reviewDeadlineDays)
+    REVIEW_DEFAULT: reviewDefault
     TICKET_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultSecretsUri}${secretNames.ticketWebhookSecret}/)'
   },
   graphAuth == 'clientsecret'
@@ -380,8 +400,8 @@ output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
 @description('Object (principal) id of the app\'s identity: the subject of the federated credential on the Graph app registration.')
 output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 
-@description('Where operators and customer admins sign in to the portal; also the sign-in redirect to register on the portal app registration (<url without /api/portal>/.auth/login/aad/callback).')
-output PORTAL_URL string = 'https://${functionApp.outputs.defaultHostName}/api/portal'
+@description('The app\'s public base URL: the portal is <it>/api/portal, and the portal app registration\'s redirect URI <it>/.auth/login/aad/callback. The app finds it by itself from WEBSITE_HOSTNAME; set PORTAL_URL only for a custom domain.')
+output PORTAL_URL string = 'https://${functionApp.outputs.defaultHostName}'
 
 @description('Tenant of the identity: its issuer is https://login.microsoftonline.com/<tenant>/v2.0.')
 output MANAGED_IDENTITY_TENANT_ID string = identity.properties.tenantId

@@ -127,6 +127,7 @@ type Config struct {
 	// portal.go beside this file.
 	WebsiteAuthEnabled string `envconfig:"WEBSITE_AUTH_ENABLED"`
 	PortalURL          string `envconfig:"PORTAL_URL"`
+	WebsiteHostname    string `envconfig:"WEBSITE_HOSTNAME"`
 	PortalTokenSecret  string `envconfig:"PORTAL_TOKEN_KEY"`
 	ReviewEveryDays    int    `envconfig:"REVIEW_EVERY_DAYS" default:"30"`
 	ReviewDeadlineDays int    `envconfig:"REVIEW_DEADLINE_DAYS" default:"7"`

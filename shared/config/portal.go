@@ -23,6 +23,19 @@ func (c Config) PrincipalTrusted() bool {
 	return strings.EqualFold(strings.TrimSpace(c.WebsiteAuthEnabled), "true") || c.LocalGraph()
 }
 
+// PublicURL is the app's public base URL, which review notices link to:
+// PORTAL_URL, or else https://<WEBSITE_HOSTNAME>, the default host name
+// App Service sets; empty in a local run that sets neither.
+func (c Config) PublicURL() string {
+	if c.PortalURL != "" {
+		return strings.TrimSuffix(c.PortalURL, "/")
+	}
+	if h := strings.TrimSpace(c.WebsiteHostname); h != "" {
+		return "https://" + h
+	}
+	return ""
+}
+
 // PortalKey is the key of the portal's form tokens. PORTAL_TOKEN_KEY when
 // set; otherwise derived from TICKET_WEBHOOK_SECRET, so that every instance
 // of a scaled-out app signs and checks the same tokens without another
