@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mssp-tools/copilot-partner-access/functions"
 )
 
 // The portal's sign-in is App Service Authentication (DESIGN.md section 12):
@@ -98,8 +100,11 @@ func TestPortalAppRolesAreTheOnesTheAppChecks(t *testing.T) {
 		}
 	}
 	slices.Sort(values)
-	if want := []string{"Access.Operator", "Access.Reader"}; !slices.Equal(values, want) {
-		t.Errorf("portal app roles %v, want %v (DESIGN.md section 12)", values, want)
+	// The roles the portal checks (functions/portal_identity.go).
+	want := []string{functions.RoleOperator, functions.RoleReader}
+	slices.Sort(want)
+	if !slices.Equal(values, want) || !slices.Equal(want, []string{"Access.Operator", "Access.Reader"}) {
+		t.Errorf("portal app roles %v, the portal checks %v, DESIGN.md section 12 names Access.Operator and Access.Reader", values, want)
 	}
 	readme := repoText(t, "infra", "README.md")
 	for _, want := range []string{"groupMembershipClaims=DirectoryRole", "wids", "portal-app-roles.json", "authsettingsV2"} {
