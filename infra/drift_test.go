@@ -220,15 +220,17 @@ func TestAppSettingsAreUsed(t *testing.T) {
 func TestBicepDefaultsMatchConfigDefaults(t *testing.T) {
 	b := loadBicep(t)
 	params := map[string]string{ // variable → parameter of main.bicep
-		"GRAPH_AUTH":            "graphAuth",
-		"NOTICE_DAYS":           "noticeDays",
-		"B2B_DEFAULT_DAYS":      "b2bDefaultDays",
-		"B2B_MAX_DAYS":          "b2bMaxDays",
-		"EXPIRY_SWEEP_SCHEDULE": "expirySweepSchedule",
-		"ALLOWED_ROLES":         "allowedRoles",
-		"REVIEW_EVERY_DAYS":     "reviewEveryDays",
-		"REVIEW_DEADLINE_DAYS":  "reviewDeadlineDays",
-		"REVIEW_DEFAULT":        "reviewDefault",
+		"GRAPH_AUTH":                  "graphAuth",
+		"NOTICE_DAYS":                 "noticeDays",
+		"B2B_DEFAULT_DAYS":            "b2bDefaultDays",
+		"B2B_MAX_DAYS":                "b2bMaxDays",
+		"EXPIRY_SWEEP_SCHEDULE":       "expirySweepSchedule",
+		"ALLOWED_ROLES":               "allowedRoles",
+		"REVIEW_EVERY_DAYS":           "reviewEveryDays",
+		"B2B_GUEST_AFTER_END":         "b2bGuestAfterEnd",
+		"B2B_GUEST_DELETE_AFTER_DAYS": "b2bGuestDeleteAfterDays",
+		"REVIEW_DEADLINE_DAYS":        "reviewDeadlineDays",
+		"REVIEW_DEFAULT":              "reviewDefault",
 	}
 	defaults := map[string]string{}
 	for _, v := range configVariables(t) {

@@ -80,6 +80,19 @@ param b2bDefaultDays int = 90
 @maxValue(730)
 param b2bMaxDays int = 365
 
+@description('What becomes of a guest the app invited once its last grant ends (B2B_GUEST_AFTER_END): disable it, disable then delete it after b2bGuestDeleteAfterDays, or keep it. A user the app did not create is never touched.')
+@allowed([
+  'disable'
+  'delete'
+  'keep'
+])
+param b2bGuestAfterEnd string = 'disable'
+
+@description('Days between disabling a guest and deleting it, with b2bGuestAfterEnd delete (B2B_GUEST_DELETE_AFTER_DAYS).')
+@minValue(0)
+@maxValue(3650)
+param b2bGuestDeleteAfterDays int = 30
+
 @description('Six-field NCRONTAB schedule of the expiry sweep, in UTC (EXPIRY_SWEEP_SCHEDULE). Default: hourly.')
 param expirySweepSchedule string = '0 0 * * * *'
 
@@ -321,6 +334,8 @@ var appSettings = union(
     B2B_DEFAULT_DAYS: b2bDefaultDaysSetting
     B2B_MAX_DAYS: string(b2bMaxDays)
     B2B_ALLOWED_DOMAINS: b2bAllowedDomains
+    B2B_GUEST_AFTER_END: b2bGuestAfterEnd
+    B2B_GUEST_DELETE_AFTER_DAYS: string(b2bGuestDeleteAfterDays)
     EXPIRY_SWEEP_SCHEDULE: expirySweepScheduleSetting
     NOTIFY_MAIL_FROM: notifyMailFrom
     TICKET_CALLBACK_URL: ticketCallbackUrl

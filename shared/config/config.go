@@ -97,6 +97,10 @@ type Config struct {
 	NoticeDays             IntList `envconfig:"NOTICE_DAYS" default:"30,7,1"`
 	B2BDefaultDays         int     `envconfig:"B2B_DEFAULT_DAYS" default:"90"`
 	B2BMaxDays             int     `envconfig:"B2B_MAX_DAYS" default:"365"`
+	// What becomes of a guest the app created once its grant ends
+	// (DESIGN.md section 13): guests.go beside this file.
+	B2BGuestAfterEnd        string `envconfig:"B2B_GUEST_AFTER_END" default:"disable"`
+	B2BGuestDeleteAfterDays int    `envconfig:"B2B_GUEST_DELETE_AFTER_DAYS" default:"30"`
 	// B2BAllowedDomains are the e-mail domains guests may come from; unset
 	// means the partner tenant's verified domains (Graph GET /domains),
 	// AnyDomain any domain (warned at start).
@@ -433,6 +437,7 @@ func (c Config) Validate() error {
 	if c.B2BMaxDays <= 0 || c.B2BMaxDays > 730 {
 		bad("B2B_MAX_DAYS", "must be between 1 and 730")
 	}
+	c.validateGuests(bad)
 	if c.B2BDefaultDays > c.B2BMaxDays {
 		bad("B2B_DEFAULT_DAYS", "%d is longer than B2B_MAX_DAYS %d", c.B2BDefaultDays, c.B2BMaxDays)
 	}

@@ -25,3 +25,20 @@ func TestPublicURLFallsBackToTheHostName(t *testing.T) {
 		}
 	}
 }
+
+func TestGuestAfterEndIsChecked(t *testing.T) {
+	cfg, err := load(t, base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.B2BGuestAfterEnd != GuestDisable || cfg.B2BGuestDeleteAfterDays != 30 {
+		t.Errorf("defaults: %q %d, want disable 30", cfg.B2BGuestAfterEnd, cfg.B2BGuestDeleteAfterDays)
+	}
+	for _, bad := range []map[string]string{{"B2B_GUEST_AFTER_END": "remove"}, {"B2B_GUEST_DELETE_AFTER_DAYS": "-1"}} {
+		env := base()
+		maps.Copy(env, bad)
+		if _, err := load(t, env); err == nil {
+			t.Errorf("%v: loaded, want an error naming the setting", bad)
+		}
+	}
+}

@@ -16,6 +16,7 @@ func userJSON(u User) map[string]any {
 		"mail":              nullable(u.Mail),
 		"userPrincipalName": nullable(u.UserPrincipalName),
 		"userType":          nullable(u.UserType),
+		"accountEnabled":    u.enabled(),
 	}
 }
 

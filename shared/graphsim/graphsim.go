@@ -42,6 +42,9 @@ import (
 // requests.
 const (
 	OpGetUser                   = "getUser"
+	OpListUsers                 = "listUsers"
+	OpUpdateUser                = "updateUser"
+	OpDeleteUser                = "deleteUser"
 	OpSendMail                  = "sendMail"
 	OpCreateInvitation          = "createInvitation"
 	OpListRoleAssignments       = "listRoleAssignments"
@@ -265,7 +268,10 @@ func (s *Server) routes() {
 		op      string
 		h       graphRoute
 	}{
+		{"GET /users", OpListUsers, (*Server).listUsers},
 		{"GET /users/{id}", OpGetUser, (*Server).getUser},
+		{"PATCH /users/{id}", OpUpdateUser, (*Server).updateUser},
+		{"DELETE /users/{id}", OpDeleteUser, (*Server).deleteUser},
 		{"POST /users/{id}/sendMail", OpSendMail, (*Server).sendMail},
 		{"POST /invitations", OpCreateInvitation, (*Server).createInvitation},
 		{"GET /roleManagement/directory/roleAssignments", OpListRoleAssignments, (*Server).listRoleAssignments},

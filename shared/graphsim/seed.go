@@ -34,6 +34,9 @@ type Tenant struct {
 	// initial domain is listed whether or not the seed names it, as in
 	// Graph.
 	Domains []Domain `json:"domains,omitempty"`
+	// DeletedUsers are the users deleted through Graph (the directory's
+	// deleted items, restorable for 30 days).
+	DeletedUsers []User `json:"deletedUsers,omitempty"`
 }
 
 // User is a directory user.
@@ -47,6 +50,9 @@ type User struct {
 	// role assignments do not see it until the replication delay has
 	// passed (see Delays). Zero, as in most seeds, means long replicated.
 	CreatedDateTime time.Time `json:"createdDateTime,omitzero"`
+	// AccountEnabled is whether the user may sign in; nil is Graph's
+	// default for a new user, true.
+	AccountEnabled *bool `json:"accountEnabled,omitempty"`
 }
 
 // Group is a security group; GDAP access assignments must name one.

@@ -98,10 +98,22 @@ func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Ev
 	at := s.Now()
 	switch g.Method {
 	case access.B2B:
-		if g.Status != access.StatusActive {
-			return nil, nil
+		var audit []access.AuditEntry
+		if g.Status == access.StatusActive {
+			removed, err := s.removeGuestRoles(ctx, g, eventID)
+			if err != nil {
+				return nil, err
+			}
+			audit = removed
 		}
-		return s.removeGuestRoles(ctx, g, eventID)
+		if g.Status == access.StatusActive || g.Status == access.StatusPending {
+			retired, err := s.retireGuest(ctx, g, eventID)
+			if err != nil {
+				return nil, err
+			}
+			audit = append(audit, retired...)
+		}
+		return audit, nil
 	case access.GDAP:
 		if ev.Type == access.EvExpire && g.Status == access.StatusActive {
 			return nil, nil

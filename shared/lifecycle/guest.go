@@ -104,6 +104,12 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 			return decision{}, fmt.Errorf("verify guest %s: %w", m.InvitedUserID, err)
 		}
 		var audit []access.AuditEntry
+		if g.Status.Final() {
+			// A grant that ended before: its guest may be disabled.
+			if audit, err = s.reviveGuest(ctx, g, user.ID, m.EventID); err != nil {
+				return decision{}, err
+			}
+		}
 		for _, role := range m.Roles {
 			a, err := s.guests.AssignRole(ctx, m.CustomerTenantID, user.ID, role)
 			if access.IsKind(err, access.KindNotFound) {

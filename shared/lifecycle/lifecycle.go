@@ -60,6 +60,9 @@ type Deps struct {
 	// Azure Resource Manager; nil: the app cannot see them, and only the
 	// customer can remove one.
 	Delegations Delegations
+	// Accounts disables, enables and deletes the guests the app created
+	// (guestlife.go); nil: guests are left as they are.
+	Accounts GuestAccounts
 }
 
 // Options are the deployment's choices.
@@ -76,6 +79,9 @@ type Options struct {
 	AllowedDomains []string
 	// Reviews are the access reviews (review.go, reviewdue.go).
 	Reviews ReviewOptions
+	// Guests says what becomes of a guest the app created once its grant
+	// ends (guestlife.go).
+	Guests GuestOptions
 	// LighthouseAppPrincipalID is the app's own identity in the partner
 	// tenant, which the onboarding template authorizes to delete the
 	// registration assignment (LIGHTHOUSE_APP_PRINCIPAL_ID).
@@ -96,6 +102,7 @@ type Service struct {
 	reviews   ReviewOptions
 
 	delegations Delegations
+	accounts    GuestAccounts
 
 	domainCache domainCache
 }
@@ -109,7 +116,7 @@ func New(d Deps, o Options) *Service {
 	o.SecurityGroupID = lower(o.SecurityGroupID)
 	o.LighthouseAppPrincipalID = lower(o.LighthouseAppPrincipalID)
 	return &Service{store: d.Store, guests: d.Guests, gdap: d.GDAP, pub: d.Publisher, notifier: d.Notifier,
-		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations}
+		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations, accounts: d.Accounts}
 }
 
 // Now is the time the grants follow, in UTC and whole seconds: the

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -105,10 +106,31 @@ func (r request) refuse(ctx context.Context, refusalErr error) (access.Reply, er
 	return access.Reply{}, refusalErr
 }
 
+// What the invitation's reservation keeps beside the guest's id: whether
+// the address was a user of the tenant before the invitation.
+const (
+	resultCreated = ";created"
+	resultExisted = ";existed"
+)
+
 func (r request) b2b(ctx context.Context) (access.Reply, error) {
 	cmd, s := r.cmd, r.s
 	var inv access.InvitationResult
 	res, err := s.once(ctx, cmd.CustomerTenantID, "invite/"+cmd.DeliveryID, cmd.InviteeEmail, func(ctx context.Context, _ string) (string, error) {
+		// Whether the address was a user already is read before the
+		// invitation and kept with its result: after it, the user exists
+		// either way.
+		known := ""
+		if s.accounts != nil {
+			existed, err := s.inviteeBefore(ctx, cmd.CustomerTenantID, cmd.InviteeEmail)
+			if err != nil {
+				return "", err
+			}
+			known = resultCreated
+			if existed {
+				known = resultExisted
+			}
+		}
 		var err error
 		inv, err = s.guests.Invite(ctx, cmd.CustomerTenantID, access.Invitation{
 			Email: cmd.InviteeEmail, DisplayName: cmd.InviteeDisplayName,
@@ -117,11 +139,13 @@ func (r request) b2b(ctx context.Context) (access.Reply, error) {
 		if err != nil {
 			return "", fmt.Errorf("invite %s: %w", cmd.InviteeEmail, err)
 		}
-		return lower(inv.UserID), nil
+		return lower(inv.UserID) + known, nil
 	})
 	if err != nil {
 		return access.Reply{}, err
 	}
+	guestID, known, _ := strings.Cut(res.Result, ";")
+	res.Result = guestID
 	invited := fmt.Sprintf("invited %s as guest %s (invitation %s)", cmd.InviteeEmail, res.Result, inv.ID)
 	if !res.Created {
 		invited = fmt.Sprintf("%s was invited as guest %s by an earlier delivery of this request", cmd.InviteeEmail, res.Result)
@@ -146,6 +170,18 @@ func (r request) b2b(ctx context.Context) (access.Reply, error) {
 		}
 		dec.reply = &reply
 		dec.audit = append([]access.AuditEntry{{At: s.Now(), Action: "graph:invite", EventID: r.eventID, Detail: invited}}, dec.audit...)
+		if known != "" {
+			dec.audit = append(dec.audit, invitationLine(s.Now(), r.eventID, cmd.InviteeEmail, guestID, ";"+known == resultExisted))
+		}
+		if g.Status.Final() {
+			// A new grant for a guest whose last one ended: enabled again
+			// if the app disabled it.
+			revived, err := s.reviveGuest(ctx, g, guestID, r.eventID)
+			if err != nil {
+				return decision{}, err
+			}
+			dec.audit = append(dec.audit, revived...)
+		}
 		dec.outbox = append(dec.outbox, publishEntry(r.eventID, r.base, access.Message{
 			Queue: QueueInvitationSent, ID: sent.EventID, Body: mustJSON(sent), Properties: map[string]any{"grantId": r.base.ID}}))
 		return dec, nil
