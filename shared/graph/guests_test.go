@@ -1,0 +1,53 @@
+package graph_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mssp-tools/copilot-partner-access/shared/access"
+)
+
+func TestGuestAccountDisabledEnabledAndDeleted(t *testing.T) {
+	e := start(t)
+	if _, err := e.dir.UserByMail(e.ctx, customerID, "analyst@fabrikam.example"); !access.IsKind(err, access.KindNotFound) {
+		t.Fatalf("before the invitation: got %v, want not found", err)
+	}
+	res, err := e.dir.Invite(e.ctx, customerID, access.Invitation{Email: "analyst@fabrikam.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.dir.UserByMail(e.ctx, customerID, "Analyst@Fabrikam.example")
+	if err != nil || !strings.EqualFold(u.ID, res.UserID) {
+		t.Fatalf("by mail: got %+v, %v, want guest %s (mail compared without case)", u, err, res.UserID)
+	}
+	enabled := func() bool {
+		for _, tn := range e.sim.State().Tenants {
+			for _, x := range tn.Users {
+				if strings.EqualFold(x.ID, res.UserID) {
+					return x.AccountEnabled == nil || *x.AccountEnabled
+				}
+			}
+		}
+		t.Fatalf("guest %s is not in the directory", res.UserID)
+		return false
+	}
+	if err := e.dir.SetAccountEnabled(e.ctx, customerID, res.UserID, false); err != nil || enabled() {
+		t.Fatalf("disable: %v, enabled %v", err, enabled())
+	}
+	if err := e.dir.SetAccountEnabled(e.ctx, customerID, res.UserID, true); err != nil || !enabled() {
+		t.Fatalf("enable: %v, enabled %v", err, enabled())
+	}
+	if err := e.dir.DeleteUser(e.ctx, customerID, res.UserID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.dir.User(e.ctx, customerID, res.UserID); !access.IsKind(err, access.KindNotFound) {
+		t.Fatalf("after delete: got %v, want not found", err)
+	}
+	// Deleting again is no error; disabling a deleted user is not found.
+	if err := e.dir.DeleteUser(e.ctx, customerID, res.UserID); err != nil {
+		t.Errorf("second delete: %v", err)
+	}
+	if err := e.dir.SetAccountEnabled(e.ctx, customerID, res.UserID, false); !access.IsKind(err, access.KindNotFound) {
+		t.Errorf("disable a deleted user: got %v, want not found", err)
+	}
+}
