@@ -49,7 +49,8 @@ func LifecycleOptions(cfg config.Config) lifecycle.Options {
 		AllowedDomains:  allowedDomains(cfg.B2BAllowedDomains),
 		Reviews: lifecycle.ReviewOptions{EveryDays: cfg.ReviewEveryDays, DeadlineDays: cfg.ReviewDeadlineDays,
 			RevokeByDefault: cfg.ReviewDefault == config.ReviewRevoke, PortalURL: cfg.PublicURL()},
-		Guests: lifecycle.GuestOptions{AfterEnd: cfg.B2BGuestAfterEnd, DeleteAfterDays: cfg.B2BGuestDeleteAfterDays},
+		Guests:         lifecycle.GuestOptions{AfterEnd: cfg.B2BGuestAfterEnd, DeleteAfterDays: cfg.B2BGuestDeleteAfterDays},
+		IdleRevokeDays: cfg.IdleRevokeDays,
 	}
 }
 

@@ -229,6 +229,7 @@ func TestBicepDefaultsMatchConfigDefaults(t *testing.T) {
 		"REVIEW_EVERY_DAYS":           "reviewEveryDays",
 		"B2B_GUEST_AFTER_END":         "b2bGuestAfterEnd",
 		"B2B_GUEST_DELETE_AFTER_DAYS": "b2bGuestDeleteAfterDays",
+		"IDLE_REVOKE_DAYS":            "idleRevokeDays",
 		"REVIEW_DEADLINE_DAYS":        "reviewDeadlineDays",
 		"REVIEW_DEFAULT":              "reviewDefault",
 	}

@@ -93,6 +93,11 @@ param b2bGuestAfterEnd string = 'disable'
 @maxValue(3650)
 param b2bGuestDeleteAfterDays int = 30
 
+@description('Revoke a B2B grant whose guest has not signed in for this many days (IDLE_REVOKE_DAYS); 0: off. Needs Entra ID P1 and AuditLog.Read.All in the customer tenant; a tenant without them is skipped.')
+@minValue(0)
+@maxValue(3650)
+param idleRevokeDays int = 0
+
 @description('Six-field NCRONTAB schedule of the expiry sweep, in UTC (EXPIRY_SWEEP_SCHEDULE). Default: hourly.')
 param expirySweepSchedule string = '0 0 * * * *'
 
@@ -336,6 +341,7 @@ var appSettings = union(
     B2B_ALLOWED_DOMAINS: b2bAllowedDomains
     B2B_GUEST_AFTER_END: b2bGuestAfterEnd
     B2B_GUEST_DELETE_AFTER_DAYS: string(b2bGuestDeleteAfterDays)
+    IDLE_REVOKE_DAYS: string(idleRevokeDays)
     EXPIRY_SWEEP_SCHEDULE: expirySweepScheduleSetting
     NOTIFY_MAIL_FROM: notifyMailFrom
     TICKET_CALLBACK_URL: ticketCallbackUrl

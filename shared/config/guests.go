@@ -14,6 +14,9 @@ func (c Config) validateGuests(bad func(v, format string, args ...any)) {
 	default:
 		bad("B2B_GUEST_AFTER_END", "%q is not disable, delete or keep", c.B2BGuestAfterEnd)
 	}
+	if c.IdleRevokeDays < 0 || c.IdleRevokeDays > maxReviewDays {
+		bad("IDLE_REVOKE_DAYS", "%d must be from 0 (off) to %d", c.IdleRevokeDays, maxReviewDays)
+	}
 	if c.B2BGuestDeleteAfterDays < 0 || c.B2BGuestDeleteAfterDays > maxReviewDays {
 		bad("B2B_GUEST_DELETE_AFTER_DAYS", "%d must be from 0 to %d", c.B2BGuestDeleteAfterDays, maxReviewDays)
 	}

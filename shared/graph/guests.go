@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
@@ -15,7 +16,30 @@ import (
 const (
 	permUserEnableDisable = "User.EnableDisableAccount.All"
 	permUserDelete        = "User.DeleteRestore.All"
+	permSignInActivity    = "AuditLog.Read.All"
 )
+
+// LastSignIn is when a user last signed in interactively
+// (signInActivity.lastSignInDateTime; zero if never). Graph serves it only
+// with AuditLog.Read.All and Entra ID P1 in the tenant: without them the
+// answer is a 403, KindUnauthorized here (Code
+// Authentication_RequestFromNonPremiumTenantOrB2CTenant without P1).
+func (c *Client) LastSignIn(ctx context.Context, tenantID, userID string) (time.Time, error) {
+	if err := need("tenantID", tenantID, "userID", userID); err != nil {
+		return time.Time{}, fmt.Errorf("read sign-in activity: %w", err)
+	}
+	ctx = startCall(ctx, "graph.LastSignIn", tenantID)
+	u, err := c.users().ByUserId(userID).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "signInActivity"}},
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read sign-in activity of %s in %s: %w", userID, tenantID, translate(ctx, err, tenantID, permSignInActivity))
+	}
+	if u == nil || u.GetSignInActivity() == nil {
+		return time.Time{}, nil
+	}
+	return utc(u.GetSignInActivity().GetLastSignInDateTime()), nil
+}
 
 // UserByMail finds the user of a tenant whose mail is the address (a guest
 // carries its external address there). KindNotFound if there is none.

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
@@ -49,5 +50,30 @@ func TestGuestAccountDisabledEnabledAndDeleted(t *testing.T) {
 	}
 	if err := e.dir.SetAccountEnabled(e.ctx, customerID, res.UserID, false); !access.IsKind(err, access.KindNotFound) {
 		t.Errorf("disable a deleted user: got %v, want not found", err)
+	}
+}
+
+func TestLastSignInNeedsP1(t *testing.T) {
+	signedIn := time.Date(2026, 11, 20, 8, 30, 0, 0, time.UTC)
+	sd := seed()
+	sd.Customers[0].Users[0].LastSignIn = signedIn
+	e := startWith(t, sd)
+	// Without Entra ID P1 Graph refuses signInActivity with a 403.
+	if _, err := e.dir.LastSignIn(e.ctx, customerID, adminID); !access.IsKind(err, access.KindUnauthorized) ||
+		!access.Match(access.E(access.Code("Authentication_RequestFromNonPremiumTenantOrB2CTenant")), err) {
+		t.Fatalf("no P1: got %v, want unauthorized with Graph's code", err)
+	}
+	sd.Customers[0].EntraP1 = true
+	e = startWith(t, sd)
+	got, err := e.dir.LastSignIn(e.ctx, customerID, adminID)
+	if err != nil || !got.Equal(signedIn) {
+		t.Fatalf("P1: got %v, %v, want %v", got, err, signedIn)
+	}
+	res, err := e.dir.Invite(e.ctx, customerID, access.Invitation{Email: "never@fabrikam.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.dir.LastSignIn(e.ctx, customerID, res.UserID); err != nil || !got.IsZero() {
+		t.Errorf("a guest that never signed in: got %v, %v, want zero", got, err)
 	}
 }

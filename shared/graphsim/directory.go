@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // userJSON is a user as Graph returns it. Graph answers null for absent
@@ -56,7 +57,33 @@ func (s *Server) getUser(c *graphCall) {
 		notFound(c, id)
 		return
 	}
-	writeJSON(c.w, c.r, http.StatusOK, userJSON(*u))
+	out := userJSON(*u)
+	if selects(c.r, "signInActivity") {
+		// "signInActivity" (Graph v1.0 user resource): only with Entra ID
+		// P1 in the tenant (and AuditLog.Read.All); without it Graph
+		// answers 403.
+		if !c.tenant.EntraP1 {
+			writeError(c.w, c.r, http.StatusForbidden, "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+				"Neither tenant is B2C or tenant doesn't have premium license")
+			return
+		}
+		var last any
+		if !u.LastSignIn.IsZero() {
+			last = u.LastSignIn.UTC().Format(time.RFC3339)
+		}
+		out["signInActivity"] = map[string]any{"lastSignInDateTime": last}
+	}
+	writeJSON(c.w, c.r, http.StatusOK, out)
+}
+
+// selects reports whether the request's $select names prop.
+func selects(r *http.Request, prop string) bool {
+	for _, p := range strings.Split(r.URL.Query().Get("$select"), ",") {
+		if strings.EqualFold(strings.TrimSpace(p), prop) {
+			return true
+		}
+	}
+	return false
 }
 
 // invitationBody is the part of an invitation request the simulator uses.

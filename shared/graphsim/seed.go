@@ -37,6 +37,10 @@ type Tenant struct {
 	// DeletedUsers are the users deleted through Graph (the directory's
 	// deleted items, restorable for 30 days).
 	DeletedUsers []User `json:"deletedUsers,omitempty"`
+	// EntraP1 and EntraP2 are the tenant's Microsoft Entra ID licences:
+	// sign-in activity needs P1, Privileged Identity Management P2.
+	EntraP1 bool `json:"entraIdP1,omitempty"`
+	EntraP2 bool `json:"entraIdP2,omitempty"`
 }
 
 // User is a directory user.
@@ -53,6 +57,8 @@ type User struct {
 	// AccountEnabled is whether the user may sign in; nil is Graph's
 	// default for a new user, true.
 	AccountEnabled *bool `json:"accountEnabled,omitempty"`
+	// LastSignIn is signInActivity.lastSignInDateTime; zero: never.
+	LastSignIn time.Time `json:"lastSignIn,omitzero"`
 }
 
 // Group is a security group; GDAP access assignments must name one.

@@ -123,7 +123,12 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 				Ref: a.ID, Role: role, Detail: fmt.Sprintf("%s assigned to %s (assignment %s)", access.RoleName(role), user.ID, a.ID)})
 		}
 
-		return s.granted(ctx, g, access.Event{Type: access.EvActivate, ExpiresAt: expiresAt, Roles: m.Roles, PrincipalID: user.ID, Actor: actor}, m.EventID, audit)
+		dec, err := s.granted(ctx, g, access.Event{Type: access.EvActivate, ExpiresAt: expiresAt, Roles: m.Roles, PrincipalID: user.ID, Actor: actor}, m.EventID, audit)
+		if err == nil && dec.next != nil {
+			// Before the commit: a stale check finds the grant not active.
+			err = s.scheduleIdleCheck(ctx, *dec.next, s.Now())
+		}
+		return dec, err
 	})
 	if err == nil && gaveUp != nil && outcome != Duplicate {
 		return "", gaveUp

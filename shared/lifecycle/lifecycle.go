@@ -63,6 +63,9 @@ type Deps struct {
 	// Accounts disables, enables and deletes the guests the app created
 	// (guestlife.go); nil: guests are left as they are.
 	Accounts GuestAccounts
+	// SignIns tells when guests last signed in (idle.go); nil: idle
+	// grants are not looked for.
+	SignIns SignIns
 }
 
 // Options are the deployment's choices.
@@ -82,6 +85,9 @@ type Options struct {
 	// Guests says what becomes of a guest the app created once its grant
 	// ends (guestlife.go).
 	Guests GuestOptions
+	// IdleRevokeDays revokes a B2B grant whose guest has not signed in for
+	// that many days (idle.go); 0: off.
+	IdleRevokeDays int
 	// LighthouseAppPrincipalID is the app's own identity in the partner
 	// tenant, which the onboarding template authorizes to delete the
 	// registration assignment (LIGHTHOUSE_APP_PRINCIPAL_ID).
@@ -103,6 +109,7 @@ type Service struct {
 
 	delegations Delegations
 	accounts    GuestAccounts
+	signIns     SignIns
 
 	domainCache domainCache
 }
@@ -116,7 +123,7 @@ func New(d Deps, o Options) *Service {
 	o.SecurityGroupID = lower(o.SecurityGroupID)
 	o.LighthouseAppPrincipalID = lower(o.LighthouseAppPrincipalID)
 	return &Service{store: d.Store, guests: d.Guests, gdap: d.GDAP, pub: d.Publisher, notifier: d.Notifier,
-		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations, accounts: d.Accounts}
+		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations, accounts: d.Accounts, signIns: d.SignIns}
 }
 
 // Now is the time the grants follow, in UTC and whole seconds: the

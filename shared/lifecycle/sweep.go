@@ -22,7 +22,7 @@ type SweepResult struct {
 	Drift     int // GDAP grants whose relationship Partner Center changed, recorded
 	Rechecked int // deferred messages sent again
 	Reviewed  int // access review requests and deadlines handled
-	Guests    int // deletions of disabled guests handled (guestlife.go)
+	Guests    int // idle checks and deletions of disabled guests handled (idle.go, guestlife.go)
 }
 
 // Sweep is the safety net behind the scheduled grant-expiring messages: it
@@ -59,6 +59,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 		defer func() { <-slots; wg.Done() }()
 		if e.Stage == access.StageRecheck {
 			count(&res.Rechecked, s.resend(ctx, e))
+			return
+		}
+		if e.Stage == StageIdleCheck {
+			count(&res.Guests, s.idleDue(ctx, e))
 			return
 		}
 		if e.Stage == StageGuestDelete {
