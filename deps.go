@@ -102,7 +102,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 		Lifecycle: lifecycle.New(lifecycle.Deps{
 			Store: store, Guests: customerGraph, GDAP: partnerGraph, Domains: partnerGraph, Publisher: pub, Notifier: notifier,
 			Templates: lighthouse.Templates{GroupName: lighthouseGroupName}, Clock: lifecycle.ClockFunc(now),
-			Accounts: customerGraph, SignIns: customerGraph,
+			Accounts: customerGraph, SignIns: customerGraph, TimeBound: customerGraph,
 		}, functions.LifecycleOptions(cfg)),
 		PartnerCenter: verifier, Logger: logger,
 	}

@@ -51,6 +51,7 @@ func LifecycleOptions(cfg config.Config) lifecycle.Options {
 			RevokeByDefault: cfg.ReviewDefault == config.ReviewRevoke, PortalURL: cfg.PublicURL()},
 		Guests:         lifecycle.GuestOptions{AfterEnd: cfg.B2BGuestAfterEnd, DeleteAfterDays: cfg.B2BGuestDeleteAfterDays},
 		IdleRevokeDays: cfg.IdleRevokeDays,
+		TimeBound:      cfg.B2BAssignment == config.AssignPIM,
 	}
 }
 

@@ -274,7 +274,7 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	e.deps = Deps{
 		Config: cfg,
 		Lifecycle: lifecycle.New(lifecycle.Deps{
-			Store: store, Guests: dir, GDAP: dir, Domains: dir, Publisher: e.published, Notifier: notifier, Accounts: dir, SignIns: dir,
+			Store: store, Guests: dir, GDAP: dir, Domains: dir, Publisher: e.published, Notifier: notifier, Accounts: dir, SignIns: dir, TimeBound: dir,
 			Templates: lighthouse.Templates{GroupName: "MSSP security analysts"}, Clock: lifecycle.ClockFunc(e.clock.Now),
 		}, LifecycleOptions(cfg)),
 		PartnerCenter: verifier, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),

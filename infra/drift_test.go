@@ -230,6 +230,7 @@ func TestBicepDefaultsMatchConfigDefaults(t *testing.T) {
 		"B2B_GUEST_AFTER_END":         "b2bGuestAfterEnd",
 		"B2B_GUEST_DELETE_AFTER_DAYS": "b2bGuestDeleteAfterDays",
 		"IDLE_REVOKE_DAYS":            "idleRevokeDays",
+		"B2B_ASSIGNMENT":              "b2bAssignment",
 		"REVIEW_DEADLINE_DAYS":        "reviewDeadlineDays",
 		"REVIEW_DEFAULT":              "reviewDefault",
 	}

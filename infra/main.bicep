@@ -98,6 +98,13 @@ param b2bGuestDeleteAfterDays int = 30
 @maxValue(3650)
 param idleRevokeDays int = 0
 
+@description('How guests get their roles (B2B_ASSIGNMENT): directory (permanent assignments the app removes at the end) or pim (time-bound active assignments that Entra ends by itself; needs Entra ID P2 in the customer tenant, else directory, audited).')
+@allowed([
+  'directory'
+  'pim'
+])
+param b2bAssignment string = 'directory'
+
 @description('Six-field NCRONTAB schedule of the expiry sweep, in UTC (EXPIRY_SWEEP_SCHEDULE). Default: hourly.')
 param expirySweepSchedule string = '0 0 * * * *'
 
@@ -342,6 +349,7 @@ var appSettings = union(
     B2B_GUEST_AFTER_END: b2bGuestAfterEnd
     B2B_GUEST_DELETE_AFTER_DAYS: string(b2bGuestDeleteAfterDays)
     IDLE_REVOKE_DAYS: string(idleRevokeDays)
+    B2B_ASSIGNMENT: b2bAssignment
     EXPIRY_SWEEP_SCHEDULE: expirySweepScheduleSetting
     NOTIFY_MAIL_FROM: notifyMailFrom
     TICKET_CALLBACK_URL: ticketCallbackUrl

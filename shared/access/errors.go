@@ -245,3 +245,7 @@ func find(err error, ok func(*Error) bool) *Error {
 	}
 	return nil
 }
+
+// CodeNeedsP2 marks a refusal because the tenant has no Microsoft Entra ID
+// P2 (or Governance) licence, which time-bound role assignments need.
+const CodeNeedsP2 Code = "needs-entra-id-p2"

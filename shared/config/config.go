@@ -102,6 +102,7 @@ type Config struct {
 	B2BGuestAfterEnd        string `envconfig:"B2B_GUEST_AFTER_END" default:"disable"`
 	B2BGuestDeleteAfterDays int    `envconfig:"B2B_GUEST_DELETE_AFTER_DAYS" default:"30"`
 	IdleRevokeDays          int    `envconfig:"IDLE_REVOKE_DAYS" default:"0"`
+	B2BAssignment           string `envconfig:"B2B_ASSIGNMENT" default:"directory"`
 	// B2BAllowedDomains are the e-mail domains guests may come from; unset
 	// means the partner tenant's verified domains (Graph GET /domains),
 	// AnyDomain any domain (warned at start).

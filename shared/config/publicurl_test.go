@@ -34,7 +34,7 @@ func TestGuestAfterEndIsChecked(t *testing.T) {
 	if cfg.B2BGuestAfterEnd != GuestDisable || cfg.B2BGuestDeleteAfterDays != 30 {
 		t.Errorf("defaults: %q %d, want disable 30", cfg.B2BGuestAfterEnd, cfg.B2BGuestDeleteAfterDays)
 	}
-	for _, bad := range []map[string]string{{"B2B_GUEST_AFTER_END": "remove"}, {"B2B_GUEST_DELETE_AFTER_DAYS": "-1"}, {"IDLE_REVOKE_DAYS": "-3"}} {
+	for _, bad := range []map[string]string{{"B2B_GUEST_AFTER_END": "remove"}, {"B2B_GUEST_DELETE_AFTER_DAYS": "-1"}, {"IDLE_REVOKE_DAYS": "-3"}, {"B2B_ASSIGNMENT": "eligible"}} {
 		env := base()
 		maps.Copy(env, bad)
 		if _, err := load(t, env); err == nil {

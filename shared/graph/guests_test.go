@@ -77,3 +77,48 @@ func TestLastSignInNeedsP1(t *testing.T) {
 		t.Errorf("a guest that never signed in: got %v, %v, want zero", got, err)
 	}
 }
+
+func TestTimeBoundRolesThroughPIM(t *testing.T) {
+	sd := seed()
+	e := startWith(t, sd)
+	end := time.Now().Add(30 * 24 * time.Hour).UTC().Truncate(time.Second)
+	if err := e.dir.AssignUntil(e.ctx, customerID, adminID, access.SecurityReaderID, end); !access.Match(access.E(access.CodeNeedsP2), err) {
+		t.Fatalf("no P2: got %v, want refused with CodeNeedsP2", err)
+	}
+	sd.Customers[0].EntraP2 = true
+	e = startWith(t, sd)
+	ends := func() []time.Time {
+		var out []time.Time
+		for _, tn := range e.sim.State().Tenants {
+			for _, a := range tn.RoleAssignments {
+				if a.PrincipalID == adminID && a.RoleDefinitionID == access.SecurityReaderID {
+					out = append(out, a.EndDateTime)
+				}
+			}
+		}
+		return out
+	}
+	for range 2 { // the second is a redelivery: moved, not doubled
+		if err := e.dir.AssignUntil(e.ctx, customerID, adminID, access.SecurityReaderID, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ends(); len(got) != 1 || !got[0].Equal(end) {
+		t.Fatalf("after assign: %v, want one assignment ending %v", got, end)
+	}
+	later := end.Add(24 * time.Hour)
+	if err := e.dir.ExtendUntil(e.ctx, customerID, adminID, access.SecurityReaderID, later); err != nil {
+		t.Fatal(err)
+	}
+	if got := ends(); len(got) != 1 || !got[0].Equal(later) {
+		t.Fatalf("after extend: %v, want %v", got, later)
+	}
+	for range 2 {
+		if err := e.dir.RemoveTimeBound(e.ctx, customerID, adminID, access.SecurityReaderID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := ends(); len(got) != 0 {
+		t.Fatalf("after remove: %v, want none", got)
+	}
+}

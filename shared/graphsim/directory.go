@@ -226,6 +226,7 @@ func roleAssignmentJSON(a RoleAssignment) map[string]any {
 // the app uses: principalId, roleDefinitionId and directoryScopeId
 // equalities joined by "and".
 func (s *Server) listRoleAssignments(c *graphCall) {
+	s.expireSchedules(c.tenant)
 	conds, ok := parseFilter(c.r.URL.Query().Get("$filter"),
 		map[string]bool{"principalId": true, "roleDefinitionId": true, "directoryScopeId": true})
 	if !ok {
@@ -248,6 +249,7 @@ func (s *Server) listRoleAssignments(c *graphCall) {
 }
 
 func (s *Server) getRoleAssignment(c *graphCall) {
+	s.expireSchedules(c.tenant)
 	id := c.r.PathValue("id")
 	for _, a := range c.tenant.RoleAssignments {
 		if a.ID == id {

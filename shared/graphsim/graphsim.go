@@ -43,6 +43,7 @@ import (
 const (
 	OpGetUser                   = "getUser"
 	OpListUsers                 = "listUsers"
+	OpCreateScheduleRequest     = "createRoleAssignmentScheduleRequest"
 	OpUpdateUser                = "updateUser"
 	OpDeleteUser                = "deleteUser"
 	OpSendMail                  = "sendMail"
@@ -275,6 +276,7 @@ func (s *Server) routes() {
 		{"POST /users/{id}/sendMail", OpSendMail, (*Server).sendMail},
 		{"POST /invitations", OpCreateInvitation, (*Server).createInvitation},
 		{"GET /roleManagement/directory/roleAssignments", OpListRoleAssignments, (*Server).listRoleAssignments},
+		{"POST /roleManagement/directory/roleAssignmentScheduleRequests", OpCreateScheduleRequest, (*Server).createScheduleRequest},
 		{"POST /roleManagement/directory/roleAssignments", OpCreateRoleAssignment, (*Server).createRoleAssignment},
 		{"GET /roleManagement/directory/roleAssignments/{id}", OpGetRoleAssignment, (*Server).getRoleAssignment},
 		{"DELETE /roleManagement/directory/roleAssignments/{id}", OpDeleteRoleAssignment, (*Server).deleteRoleAssignment},

@@ -74,6 +74,9 @@ type RoleAssignment struct {
 	PrincipalID      string `json:"principalId"`
 	RoleDefinitionID string `json:"roleDefinitionId"`
 	DirectoryScopeID string `json:"directoryScopeId,omitempty"` // "/" by default
+	// EndDateTime ends a time-bound assignment made through Privileged
+	// Identity Management (pim.go); zero: permanent.
+	EndDateTime time.Time `json:"endDateTime,omitzero"`
 }
 
 // Relationship is a GDAP delegated admin relationship.

@@ -47,6 +47,14 @@ func (s *Service) transition(ctx context.Context, g access.Grant, ev access.Even
 				w.extra = append([]string{extra}, w.extra...)
 			}
 		case access.EffectSchedule:
+			if ev.Type == access.EvExtend {
+				// Time-bound roles end with the grant: their end moves too.
+				moved, err := s.extendTimeBound(ctx, g, next.ExpiresAt, eventID)
+				if err != nil {
+					return decision{}, err
+				}
+				dec.audit = append(dec.audit, moved...)
+			}
 			dec.outbox = append(dec.outbox, scheduleEntry(eventID, next))
 		case access.EffectNotify:
 			for _, n := range access.Compose(next, e, eventID, len(dec.outbox), s.opts.Channels, w.link, w.extra...) {
@@ -194,6 +202,12 @@ func (s *Service) removeGuestRoles(ctx context.Context, g access.Grant, eventID 
 	if err != nil {
 		return nil, fmt.Errorf("read the audit trail of %s: %w", g.ID, err)
 	}
+	// Time-bound roles first: Entra ends them by itself at the grant's end,
+	// but a revocation ends them now.
+	pimAudit, err := s.removeTimeBound(ctx, g, trail, eventID)
+	if err != nil {
+		return nil, err
+	}
 	made := map[string]string{} // assignment id -> role, made by the app and not removed since
 	for _, a := range trail {
 		switch {
@@ -232,5 +246,5 @@ func (s *Service) removeGuestRoles(ctx context.Context, g access.Grant, eventID 
 				Detail: fmt.Sprintf("%s (assignment %s) was no longer held by %s", access.RoleName(role), id, g.PrincipalID)})
 		}
 	}
-	return audit, nil
+	return append(pimAudit, audit...), nil
 }

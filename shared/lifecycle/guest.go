@@ -110,7 +110,18 @@ func (s *Service) ActivateGuest(ctx context.Context, in GuestInvited) (Outcome, 
 				return decision{}, err
 			}
 		}
-		for _, role := range m.Roles {
+		directory := m.Roles
+		if s.pim() {
+			made, fellBack, err := s.assignTimeBound(ctx, m.CustomerTenantID, user.ID, m.Roles, expiresAt, m.EventID)
+			if err != nil {
+				return decision{}, err
+			}
+			audit = append(audit, made...)
+			if !fellBack {
+				directory = nil
+			}
+		}
+		for _, role := range directory {
 			a, err := s.guests.AssignRole(ctx, m.CustomerTenantID, user.ID, role)
 			if access.IsKind(err, access.KindNotFound) {
 				// The user reads, but role assignment does not see it yet.

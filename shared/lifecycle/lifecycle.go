@@ -66,6 +66,9 @@ type Deps struct {
 	// SignIns tells when guests last signed in (idle.go); nil: idle
 	// grants are not looked for.
 	SignIns SignIns
+	// TimeBound assigns roles through Privileged Identity Management
+	// (pim.go), used with Options.TimeBound.
+	TimeBound TimeBoundRoles
 }
 
 // Options are the deployment's choices.
@@ -88,6 +91,9 @@ type Options struct {
 	// IdleRevokeDays revokes a B2B grant whose guest has not signed in for
 	// that many days (idle.go); 0: off.
 	IdleRevokeDays int
+	// TimeBound gives guests time-bound roles through PIM
+	// (B2B_ASSIGNMENT=pim) instead of directory assignments.
+	TimeBound bool
 	// LighthouseAppPrincipalID is the app's own identity in the partner
 	// tenant, which the onboarding template authorizes to delete the
 	// registration assignment (LIGHTHOUSE_APP_PRINCIPAL_ID).
@@ -110,6 +116,7 @@ type Service struct {
 	delegations Delegations
 	accounts    GuestAccounts
 	signIns     SignIns
+	timeBound   TimeBoundRoles
 
 	domainCache domainCache
 }
@@ -123,7 +130,7 @@ func New(d Deps, o Options) *Service {
 	o.SecurityGroupID = lower(o.SecurityGroupID)
 	o.LighthouseAppPrincipalID = lower(o.LighthouseAppPrincipalID)
 	return &Service{store: d.Store, guests: d.Guests, gdap: d.GDAP, pub: d.Publisher, notifier: d.Notifier,
-		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations, accounts: d.Accounts, signIns: d.SignIns}
+		templates: d.Templates, domains: d.Domains, clock: d.Clock, opts: o, reviews: o.Reviews, delegations: d.Delegations, accounts: d.Accounts, signIns: d.SignIns, timeBound: d.TimeBound}
 }
 
 // Now is the time the grants follow, in UTC and whole seconds: the
