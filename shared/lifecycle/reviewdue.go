@@ -122,8 +122,12 @@ func (s *Service) reviewDue(ctx context.Context, e access.DueEntry) error {
 			next.UpdatedAt = s.Now()
 			line := access.AuditEntry{At: s.Now(), Action: ActionReviewDefault, Detail: "access review unanswered: kept by default (by access review)",
 				Actor: actor, EventID: eventID}
-			return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}, outbox: []access.OutboxEntry{scheduleEntry(eventID, next)}}, nil
+			return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}}, nil
 		})
+		if err == nil {
+			// The next review; the notices' schedule is unchanged.
+			err = s.scheduleReview(ctx, g)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("end the review of %s: %w", e.GrantID, err)
