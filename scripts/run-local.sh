@@ -80,6 +80,8 @@ cat <<EOF
 
 == Ready in a moment: the app on http://127.0.0.1:7071/api/ (Ctrl-C stops everything)
 
+The portal: http://127.0.0.1:7071/api/portal (sign in as one of the demo people)
+
 In another terminal:
   export TICKET_WEBHOOK_SECRET=$secret LOCAL_CLOCK_FILE=$state/clock ACCESSCTL_SINK_DIR=$state/peers
   alias accessctl=$bin/accessctl
