@@ -71,7 +71,8 @@ cat >"$state/local.settings.json" <<JSON
     "PARTNER_CENTER_CERT_HOSTS": "http://127.0.0.1:8091",
     "PARTNER_CENTER_ISSUER_HOSTS": "http://127.0.0.1:8091",
     "EXPIRY_SWEEP_SCHEDULE": "0 */5 * * * *",
-    "LOCAL_CLOCK_FILE": "$state/clock"
+    "LOCAL_CLOCK_FILE": "$state/clock",
+    "PORTAL_URL": "http://127.0.0.1:7071"
   }
 }
 JSON
