@@ -160,7 +160,7 @@ func (s *Service) reviewRequest(g access.Grant, eventID string, deadline time.Ti
 			Audience: access.AudienceCustomer, Channel: access.ChannelMail, To: g.CustomerContacts, Ticket: g.Ticket,
 			Subject: "Review the partner's access " + g.ID,
 			Text: fmt.Sprintf("Your partner holds access %s (roles %s) until %s. Please confirm that it is still needed, or end it, by %s. If nobody answers, %s.",
-				g.ID, strings.Join(g.Roles, ", "), g.ExpiresAt.UTC().Format(time.RFC3339), dl, ifNot),
+				g.ID, strings.Join(roleNames(g.Roles), ", "), g.ExpiresAt.UTC().Format(time.RFC3339), dl, ifNot),
 			Facts: map[string]string{"Customer tenant": g.CustomerTenantID, "Grant": g.ID, "Answer by": dl},
 			Link:  link,
 		}))
@@ -194,3 +194,4 @@ func (s *Service) answeredSince(ctx context.Context, e access.DueEntry) (bool, e
 	}
 	return answered, nil
 }
+
