@@ -194,4 +194,3 @@ func (s *Service) answeredSince(ctx context.Context, e access.DueEntry) (bool, e
 	}
 	return answered, nil
 }
-
