@@ -166,7 +166,7 @@ func TestProcessQueueFunctions(t *testing.T) {
 	// before it expires (its message waits hidden in grant-expiring).
 	var due []access.DueEntry
 	if _, err := store.DueUntil(ctx, g.ExpiresAt.Add(time.Hour), func(e access.DueEntry) error {
-		if e.GrantID == grantID {
+		if e.GrantID == grantID && e.Stage >= 0 { // access reviews have stages of their own
 			due = append(due, e)
 		}
 		return nil

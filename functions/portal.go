@@ -41,7 +41,7 @@ func (d Deps) portal(ctx context.Context, req funchost.HTTPRequest) (funchost.HT
 	if raw == "" {
 		if pg.html && req.Method == http.MethodGet {
 			return funchost.HTTPResponse{StatusCode: http.StatusFound, Headers: map[string]string{
-				"Location":      "/.auth/login/aad?post_login_redirect_uri=" + url.QueryEscape(req.URL.RequestURI()),
+				"Location":      "/.auth/login/aad?post_login_redirect_uri=" + loginReturn(req.URL.RequestURI()),
 				"Cache-Control": "no-store"}}, nil
 		}
 		return pg.fail(http.StatusUnauthorized, "Sign-in required", "sign in through /.auth/login/aad"), nil
@@ -124,4 +124,11 @@ func (pg portalPage) fail(status int, title, detail string) funchost.HTTPRespons
 		return funchost.Problem(status, title, detail, nil)
 	}
 	return renderPage(status, "error", errorPage{pageBase: pageBase{Title: title, Base: pg.base}, Detail: detail})
+}
+
+// loginReturn escapes the page for post_login_redirect_uri: its query's
+// & and = are escaped, its slashes (legal in a query) are kept, as App
+// Service's own examples write it.
+func loginReturn(page string) string {
+	return strings.ReplaceAll(url.QueryEscape(page), "%2F", "/")
 }

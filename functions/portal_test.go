@@ -75,7 +75,8 @@ func (e *env) portalCall(method, path, principal string, body url.Values, extra 
 			h.Set(k, v)
 		}
 	}
-	rest := strings.TrimPrefix(strings.TrimPrefix(path, "/api/portal"), "/")
+	p, _, _ := strings.Cut(path, "?")
+	rest := strings.TrimPrefix(strings.TrimPrefix(p, "/api/portal"), "/")
 	params := map[string]string{}
 	if rest != "" {
 		params["path"] = rest
@@ -119,8 +120,12 @@ func TestPortalWhoSeesWhat(t *testing.T) {
 	theirs := "/api/portal/grants/" + otherCustomer + "/" + otherGrant
 
 	if r := e.portalCall("GET", "/api/portal", "", nil, nil); r.Status != http.StatusFound ||
-		r.Header["Location"] != "/.auth/login/aad?post_login_redirect_uri="+url.QueryEscape("/api/portal") {
+		r.Header["Location"] != "/.auth/login/aad?post_login_redirect_uri=/api/portal" {
 		t.Errorf("no principal, a page: got %d %v, want 302 to the sign-in", r.Status, r.Header)
+	}
+	if r := e.portalCall("GET", "/api/portal?status=active&within=7", "", nil, nil); r.Status != http.StatusFound ||
+		r.Header["Location"] != "/.auth/login/aad?post_login_redirect_uri=/api/portal%3Fstatus%3Dactive%26within%3D7" {
+		t.Errorf("no principal, a filtered page: got %d %v, want 302 back to the same page", r.Status, r.Header)
 	}
 	if r := e.portalCall("GET", mine, "", nil, map[string]string{"Accept": "application/json"}); r.Status != http.StatusUnauthorized ||
 		r.Header["Content-Type"] != "application/problem+json" {
@@ -170,8 +175,22 @@ func TestPortalWhoSeesWhat(t *testing.T) {
 			t.Errorf("timeline: no notice mark %s", d)
 		}
 	}
-	if r := e.portalCall("GET", "/api/portal?status=expired", operator, nil, nil); strings.Contains(r.Raw, `data-grant="`+grantID) {
-		t.Errorf("status filter: an active grant is listed under expired")
+	if r := e.portalCall("GET", "/api/portal?status=expired", operator, nil, nil); r.Status != 200 || strings.Contains(r.Raw, `data-grant="`+grantID) {
+		t.Errorf("status filter: got %d, or an active grant is listed under expired", r.Status)
+	}
+	if r := e.portalCall("GET", "/api/portal?within=15", operator, nil, nil); r.Status != 200 || strings.Contains(r.Raw, `data-grant="`+grantID) ||
+		!strings.Contains(r.Raw, `data-grant="`+otherGrant) {
+		t.Errorf("ends within 15 days: got %d, want the 10-day grant only", r.Status)
+	}
+	if r := e.portalCall("GET", "/api/portal?customer="+otherCustomer, operator, nil, nil); r.Status != 200 || strings.Contains(r.Raw, `data-grant="`+grantID) ||
+		!strings.Contains(r.Raw, `data-grant="`+otherGrant) {
+		t.Errorf("customer filter: got %d, want the other customer's grant only", r.Status)
+	}
+	if r := e.portalCall("GET", "/api/portal?customer="+otherCustomer, adminA, nil, nil); r.Status != 200 || strings.Contains(r.Raw, otherGrant) {
+		t.Errorf("a customer admin's customer filter: got %d, want it ignored", r.Status)
+	}
+	if r := e.portalCall("GET", "/api/portal?within=x", operator, nil, nil); r.Status != http.StatusBadRequest {
+		t.Errorf("bad filter: got %d, want 400", r.Status)
 	}
 
 	// One grant: its trail, and what each may do.

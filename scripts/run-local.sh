@@ -71,7 +71,8 @@ cat >"$state/local.settings.json" <<JSON
     "PARTNER_CENTER_CERT_HOSTS": "http://127.0.0.1:8091",
     "PARTNER_CENTER_ISSUER_HOSTS": "http://127.0.0.1:8091",
     "EXPIRY_SWEEP_SCHEDULE": "0 */5 * * * *",
-    "LOCAL_CLOCK_FILE": "$state/clock"
+    "LOCAL_CLOCK_FILE": "$state/clock",
+    "PORTAL_URL": "http://127.0.0.1:7071"
   }
 }
 JSON
@@ -79,6 +80,8 @@ JSON
 cat <<EOF
 
 == Ready in a moment: the app on http://127.0.0.1:7071/api/ (Ctrl-C stops everything)
+
+The portal: http://127.0.0.1:7071/api/portal (sign in as one of the demo people)
 
 In another terminal:
   export TICKET_WEBHOOK_SECRET=$secret LOCAL_CLOCK_FILE=$state/clock ACCESSCTL_SINK_DIR=$state/peers

@@ -58,10 +58,16 @@ func (s *Service) Review(ctx context.Context, in ReviewInput) (access.Reply, err
 			detail += " (by " + in.Actor + ")"
 		}
 		line := access.AuditEntry{At: now, Action: ActionReview, Detail: detail, Actor: in.Actor, EventID: in.EventID}
-		// The next review counts from this answer's period on.
-		return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}, reply: &reply,
-			outbox: []access.OutboxEntry{scheduleEntry(in.EventID, next)}}, nil
+		return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}, reply: &reply}, nil
 	})
+	if err != nil {
+		return reply, err
+	}
+	// The next review counts from this answer's period on; the notices'
+	// schedule is unchanged.
+	if g, _, gerr := s.store.Grant(ctx, in.CustomerTenantID, in.GrantID); gerr == nil {
+		err = s.scheduleReview(ctx, g)
+	}
 	return reply, err
 }
 

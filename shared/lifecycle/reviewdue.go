@@ -122,8 +122,12 @@ func (s *Service) reviewDue(ctx context.Context, e access.DueEntry) error {
 			next.UpdatedAt = s.Now()
 			line := access.AuditEntry{At: s.Now(), Action: ActionReviewDefault, Detail: "access review unanswered: kept by default (by access review)",
 				Actor: actor, EventID: eventID}
-			return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}, outbox: []access.OutboxEntry{scheduleEntry(eventID, next)}}, nil
+			return decision{outcome: Processed, next: &next, audit: []access.AuditEntry{line}}, nil
 		})
+		if err == nil {
+			// The next review; the notices' schedule is unchanged.
+			err = s.scheduleReview(ctx, g)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("end the review of %s: %w", e.GrantID, err)
@@ -156,7 +160,7 @@ func (s *Service) reviewRequest(g access.Grant, eventID string, deadline time.Ti
 			Audience: access.AudienceCustomer, Channel: access.ChannelMail, To: g.CustomerContacts, Ticket: g.Ticket,
 			Subject: "Review the partner's access " + g.ID,
 			Text: fmt.Sprintf("Your partner holds access %s (roles %s) until %s. Please confirm that it is still needed, or end it, by %s. If nobody answers, %s.",
-				g.ID, strings.Join(g.Roles, ", "), g.ExpiresAt.UTC().Format(time.RFC3339), dl, ifNot),
+				g.ID, strings.Join(roleNames(g.Roles), ", "), g.ExpiresAt.UTC().Format(time.RFC3339), dl, ifNot),
 			Facts: map[string]string{"Customer tenant": g.CustomerTenantID, "Grant": g.ID, "Answer by": dl},
 			Link:  link,
 		}))
