@@ -222,6 +222,17 @@ func (l *local) rolesOf(principal string) []string {
 	return out
 }
 
+// accountEnabled reports whether a customer user may sign in (a user not
+// found may not).
+func (l *local) accountEnabled(user string) bool {
+	for _, u := range l.sim.State().Tenants[1].Users {
+		if strings.EqualFold(u.ID, user) {
+			return u.AccountEnabled == nil || *u.AccountEnabled
+		}
+	}
+	return false
+}
+
 func (l *local) subjects() []string {
 	var out []string
 	for _, m := range l.sim.State().Mails {
@@ -281,6 +292,11 @@ func TestB2BFromTicketToExpiry(t *testing.T) {
 	l.eventually("the expiry", 30*time.Second, func() bool { return l.grant(grantID).Status == access.StatusExpired })
 	if roles := l.rolesOf(guest); len(roles) != 0 {
 		t.Fatalf("guest roles after expiry: got %v, want none", roles)
+	}
+	// The guest the app's invitation created is disabled after its grant
+	// (B2B_GUEST_AFTER_END defaults to disable).
+	if on := l.accountEnabled(guest); on {
+		t.Errorf("the guest may still sign in after its grant expired")
 	}
 	if got := l.grant(grantID).NoticesSent; !slices.Equal(got, []int{30, 7, 1}) {
 		t.Errorf("notices sent: got %v, want [30 7 1]", got)

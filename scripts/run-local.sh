@@ -93,6 +93,7 @@ In another terminal:
   accessctl sinks                       # the Teams card and the signed ticket comment
   accessctl time +29d && accessctl sweep && accessctl grants   # the 7-day notice ... then +2d for the 1-day one
   accessctl time +2d && accessctl sweep # the expiry: roles removed in the Graph simulator, grant expired
+  accessctl guests                      # the guest the app invited is disabled after its grant
   accessctl request gdap -roles "Security Reader,Security Operator" -days 180 -ticket SEC-43
   accessctl approve -relationship <id from the gdap grant>     # the customer approves; Partner Center tells the app
   accessctl request b2b -email x@fabrikam.example -roles "Global Administrator"   # refused by policy (422)

@@ -45,6 +45,7 @@ commands:
   time [+90d|-1h|reset]          local run: move the app's clock (LOCAL_CLOCK_FILE)
   mails                          local run: the mail the Graph simulator received
   sinks                          local run: Teams cards and ticket comments received
+  guests                         local run: the customer's guests in the Graph simulator, enabled, disabled or deleted
 
 global flags:
 `
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return g.mails(ctx)
 	case "sinks":
 		return g.sinks()
+	case "guests":
+		return g.guests(ctx)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)
