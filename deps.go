@@ -11,6 +11,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/mssp-tools/copilot-partner-access/functions"
+	"github.com/mssp-tools/copilot-partner-access/shared/arm"
 	"github.com/mssp-tools/copilot-partner-access/shared/config"
 	"github.com/mssp-tools/copilot-partner-access/shared/graph"
 	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
@@ -70,6 +71,28 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	if err != nil {
 		return functions.Deps{}, nil, fmt.Errorf("graph (customer app, CUSTOMER_APP_CLIENT_ID): %w", err)
 	}
+	// Lighthouse delegations are watched and removed through ARM as the
+	// app's own identity, named in every onboarding template.
+	var delegations lifecycle.Delegations
+	if cfg.WatchesLighthouse() {
+		armCred := cred
+		if cfg.LocalGraph() {
+			armCred = arm.UnsignedCredential{TenantID: cfg.PartnerTenantID, ObjectID: cfg.LighthouseAppPrincipalID}
+		} else if armCred == nil {
+			opts := &azidentity.ManagedIdentityCredentialOptions{}
+			if cfg.ManagedIdentityClientID != "" {
+				opts.ID = azidentity.ClientID(cfg.ManagedIdentityClientID)
+			}
+			if armCred, err = azidentity.NewManagedIdentityCredential(opts); err != nil {
+				return functions.Deps{}, nil, fmt.Errorf("managed identity (ARM): %w", err)
+			}
+		}
+		armClient, err := arm.New(arm.Options{BaseURL: cfg.ARMBaseURL, Credential: armCred})
+		if err != nil {
+			return functions.Deps{}, nil, fmt.Errorf("azure resource manager (ARM_BASE_URL): %w", err)
+		}
+		delegations = armClient
+	}
 	// Ticket comments are signed with the key derived for them; without a
 	// usable TICKET_WEBHOOK_SECRET they are off (warned at start).
 	var sign notify.SignFunc
@@ -101,8 +124,9 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 		Config: cfg,
 		Lifecycle: lifecycle.New(lifecycle.Deps{
 			Store: store, Guests: customerGraph, GDAP: partnerGraph, Domains: partnerGraph, Publisher: pub, Notifier: notifier,
-			Templates: lighthouse.Templates{GroupName: lighthouseGroupName}, Clock: lifecycle.ClockFunc(now),
-			Accounts: customerGraph, SignIns: customerGraph, TimeBound: customerGraph,
+			Templates: lighthouse.Templates{GroupName: lighthouseGroupName, AppPrincipalID: cfg.LighthouseAppPrincipalID}, Clock: lifecycle.ClockFunc(now),
+			Delegations: delegations,
+			Accounts:    customerGraph, SignIns: customerGraph, TimeBound: customerGraph,
 		}, functions.LifecycleOptions(cfg)),
 		PartnerCenter: verifier, Logger: logger,
 	}

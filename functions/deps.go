@@ -49,9 +49,10 @@ func LifecycleOptions(cfg config.Config) lifecycle.Options {
 		AllowedDomains:  allowedDomains(cfg.B2BAllowedDomains),
 		Reviews: lifecycle.ReviewOptions{EveryDays: cfg.ReviewEveryDays, DeadlineDays: cfg.ReviewDeadlineDays,
 			RevokeByDefault: cfg.ReviewDefault == config.ReviewRevoke, PortalURL: cfg.PublicURL()},
-		Guests:         lifecycle.GuestOptions{AfterEnd: cfg.B2BGuestAfterEnd, DeleteAfterDays: cfg.B2BGuestDeleteAfterDays},
-		IdleRevokeDays: cfg.IdleRevokeDays,
-		TimeBound:      cfg.B2BAssignment == config.AssignPIM,
+		Guests:                   lifecycle.GuestOptions{AfterEnd: cfg.B2BGuestAfterEnd, DeleteAfterDays: cfg.B2BGuestDeleteAfterDays},
+		IdleRevokeDays:           cfg.IdleRevokeDays,
+		TimeBound:                cfg.B2BAssignment == config.AssignPIM,
+		LighthouseAppPrincipalID: cfg.LighthouseAppPrincipalID,
 	}
 }
 

@@ -40,6 +40,7 @@ var optionalInAzure = map[string]string{
 	"PARTNER_CENTER_CERT_HOSTS":      "tests only: the default allows only Partner Center's own certificate origin",
 	"PARTNER_CENTER_ISSUER_HOSTS":    "tests only: the default allows only Microsoft's and DigiCert's certificate stores",
 	"LOCAL_CLOCK_FILE":               "local runs only: moving the clock is refused unless Graph is the simulator",
+	"ARM_BASE_URL":                   "the default is Azure Resource Manager itself; only simulator runs change it",
 	"WEBSITE_AUTH_ENABLED":           "set by App Service itself, to True, when App Service Authentication (authsettingsV2) is on",
 	"WEBSITE_HOSTNAME":               "set by App Service itself to the app's default host name; PORTAL_URL falls back to https://<it>",
 	"PORTAL_URL":                     "empty: https://<WEBSITE_HOSTNAME>; a custom domain sets it",

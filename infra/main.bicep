@@ -350,6 +350,10 @@ var appSettings = union(
     B2B_GUEST_DELETE_AFTER_DAYS: string(b2bGuestDeleteAfterDays)
     IDLE_REVOKE_DAYS: string(idleRevokeDays)
     B2B_ASSIGNMENT: b2bAssignment
+    // The app's own identity: every Lighthouse onboarding template gives it
+    // the Registration assignment Delete Role, and nothing else, so that
+    // the app removes the delegation itself at the end.
+    LIGHTHOUSE_APP_PRINCIPAL_ID: identity.properties.principalId
     EXPIRY_SWEEP_SCHEDULE: expirySweepScheduleSetting
     NOTIFY_MAIL_FROM: notifyMailFrom
     TICKET_CALLBACK_URL: ticketCallbackUrl
@@ -431,6 +435,9 @@ output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId
 
 @description('The app\'s public base URL: the portal is <it>/api/portal, and the portal app registration\'s redirect URI <it>/.auth/login/aad/callback. The app finds it by itself from WEBSITE_HOSTNAME; set PORTAL_URL only for a custom domain.')
 output PORTAL_URL string = 'https://${functionApp.outputs.defaultHostName}'
+
+@description('Object id of the app\'s identity that Lighthouse onboarding templates authorize to delete the registration assignment (LIGHTHOUSE_APP_PRINCIPAL_ID, set in the app settings already): the customer sees it in the template\'s authorizations.')
+output LIGHTHOUSE_APP_PRINCIPAL_ID string = identity.properties.principalId
 
 @description('Tenant of the identity: its issuer is https://login.microsoftonline.com/<tenant>/v2.0.')
 output MANAGED_IDENTITY_TENANT_ID string = identity.properties.tenantId

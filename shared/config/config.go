@@ -103,6 +103,10 @@ type Config struct {
 	B2BGuestDeleteAfterDays int    `envconfig:"B2B_GUEST_DELETE_AFTER_DAYS" default:"30"`
 	IdleRevokeDays          int    `envconfig:"IDLE_REVOKE_DAYS" default:"0"`
 	B2BAssignment           string `envconfig:"B2B_ASSIGNMENT" default:"directory"`
+	// Lighthouse through Azure Resource Manager (DESIGN.md section 15):
+	// lighthouse.go beside this file.
+	LighthouseAppPrincipalID string `envconfig:"LIGHTHOUSE_APP_PRINCIPAL_ID"`
+	ARMBaseURL               string `envconfig:"ARM_BASE_URL" default:"https://management.azure.com"`
 	// B2BAllowedDomains are the e-mail domains guests may come from; unset
 	// means the partner tenant's verified domains (Graph GET /domains),
 	// AnyDomain any domain (warned at start).
@@ -440,6 +444,7 @@ func (c Config) Validate() error {
 		bad("B2B_MAX_DAYS", "must be between 1 and 730")
 	}
 	c.validateGuests(bad)
+	c.validateLighthouse(bad)
 	if c.B2BDefaultDays > c.B2BMaxDays {
 		bad("B2B_DEFAULT_DAYS", "%d is longer than B2B_MAX_DAYS %d", c.B2BDefaultDays, c.B2BMaxDays)
 	}

@@ -82,6 +82,9 @@ type Server struct {
 	clock  func() time.Time
 	offset atomic.Int64
 
+	// arm is the Azure Resource Manager side (arm.go), under its own lock.
+	arm armState
+
 	mu        sync.Mutex
 	partnerID string
 	tenants   map[string]*Tenant // by lower-case id
@@ -297,6 +300,7 @@ func (s *Server) routes() {
 		s.mux.Handle(method+" /v1.0"+path, h)
 	}
 	s.adminRoutes()
+	s.armRoutes()
 	s.delayRoutes()
 	// Anything else gets Graph's answer to an unknown segment rather than
 	// net/http's plain-text 404, so a client sees an OData error.
