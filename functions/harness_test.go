@@ -17,6 +17,7 @@ import (
 	"github.com/mssp-tools/copilot-partner-access/internal/localqueue"
 	"github.com/mssp-tools/copilot-partner-access/internal/testenv"
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/arm"
 	"github.com/mssp-tools/copilot-partner-access/shared/config"
 	"github.com/mssp-tools/copilot-partner-access/shared/graph"
 	"github.com/mssp-tools/copilot-partner-access/shared/graphsim"
@@ -34,6 +35,7 @@ const (
 	partnerTenant  = "11112222-3333-4444-5555-666677778888"
 	customerTenant = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
 	guestID        = "0f9e8d7c-6b5a-4938-8271-605f4e3d2c1b"
+	appPrincipalID = "7c6b5a49-3827-4165-9f0e-d1c2b3a49586" // the app's identity (LIGHTHOUSE_APP_PRINCIPAL_ID)
 	partnerGroup   = "3f1e6a4b-2c5d-4e7f-8a9b-0c1d2e3f4a5b"
 	relationshipID = "2d8b4e1f-7c3a-4b9e-a0f1-5e6d7c8b9a01-5f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
 	ticketSecret   = "test-ticket-secret-value-0123456789" // at least 32 bytes, as config requires
@@ -241,6 +243,8 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 		"NOTIFY_TEAMS_WEBHOOK_URL":       teamsSrv.URL + "/workflows?sig=secret-sig",
 		"TICKET_CALLBACK_URL":            ticketSrv.URL + "/comments",
 		"TICKET_WEBHOOK_SECRET":          ticketSecret,
+		"LIGHTHOUSE_APP_PRINCIPAL_ID":    appPrincipalID,
+		"ARM_BASE_URL":                   simSrv.URL,
 	} {
 		t.Setenv(k, v)
 	}
@@ -271,11 +275,17 @@ func newEnvWith(t *testing.T, adjust ...func(*graphsim.Seed)) *env {
 	}
 	e.published = &recorder{inner: q}
 	e.drain()
+	armClient, err := arm.New(arm.Options{BaseURL: cfg.ARMBaseURL, PollEvery: 10 * time.Millisecond,
+		Credential: arm.UnsignedCredential{TenantID: cfg.PartnerTenantID, ObjectID: cfg.LighthouseAppPrincipalID}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.deps = Deps{
 		Config: cfg,
 		Lifecycle: lifecycle.New(lifecycle.Deps{
 			Store: store, Guests: dir, GDAP: dir, Domains: dir, Publisher: e.published, Notifier: notifier, Accounts: dir, SignIns: dir, TimeBound: dir,
-			Templates: lighthouse.Templates{GroupName: "MSSP security analysts"}, Clock: lifecycle.ClockFunc(e.clock.Now),
+			Templates: lighthouse.Templates{GroupName: "MSSP security analysts", AppPrincipalID: cfg.LighthouseAppPrincipalID}, Clock: lifecycle.ClockFunc(e.clock.Now),
+			Delegations: armClient,
 		}, LifecycleOptions(cfg)),
 		PartnerCenter: verifier, Logger: slog.New(slog.NewJSONHandler(e.logs, nil)),
 	}
