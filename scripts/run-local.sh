@@ -72,7 +72,9 @@ cat >"$state/local.settings.json" <<JSON
     "PARTNER_CENTER_ISSUER_HOSTS": "http://127.0.0.1:8091",
     "EXPIRY_SWEEP_SCHEDULE": "0 */5 * * * *",
     "LOCAL_CLOCK_FILE": "$state/clock",
-    "PORTAL_URL": "http://127.0.0.1:7071"
+    "PORTAL_URL": "http://127.0.0.1:7071",
+    "LIGHTHOUSE_APP_PRINCIPAL_ID": "7c6b5a49-3827-4165-9f0e-d1c2b3a49586",
+    "ARM_BASE_URL": "http://127.0.0.1:8090"
   }
 }
 JSON
@@ -96,6 +98,10 @@ In another terminal:
   accessctl guests                      # the guest the app invited is disabled after its grant
   accessctl request gdap -roles "Security Reader,Security Operator" -days 180 -ticket SEC-43
   accessctl approve -relationship <id from the gdap grant>     # the customer approves; Partner Center tells the app
+  accessctl request lighthouse -subscription c0ffee00-1111-4222-8333-444455556666 -days 60 -ticket SEC-44
+  accessctl delegate -subscription c0ffee00-1111-4222-8333-444455556666    # the customer deploys the mailed template
+  accessctl time +10m && accessctl sweep && accessctl grants   # the app sees the delegation in ARM: active
+  accessctl revoke -grant lighthouse:c0ffee00-1111-4222-8333-444455556666  # the app deletes the delegation through ARM
   accessctl request b2b -email x@fabrikam.example -roles "Global Administrator"   # refused by policy (422)
   accessctl advise -plugins "Sentinel,NL2KQL Sentinel" -payer partner
   accessctl time reset

@@ -46,6 +46,8 @@ commands:
   mails                          local run: the mail the Graph simulator received
   sinks                          local run: Teams cards and ticket comments received
   guests                         local run: the customer's guests in the Graph simulator, enabled, disabled or deleted
+  delegate -subscription ID      local run: the customer deploys the Lighthouse onboarding template the app mailed
+  undelegate -subscription ID    local run: the customer removes the Lighthouse delegation
 
 global flags:
 `
@@ -101,6 +103,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return g.sinks()
 	case "guests":
 		return g.guests(ctx)
+	case "delegate":
+		return g.delegate(ctx, rest)
+	case "undelegate":
+		return g.undelegate(ctx, rest)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", cmd)
