@@ -55,6 +55,11 @@ func TestLighthouseWatchedAndRemovedThroughARM(t *testing.T) {
 	if g := e.grant(grantID); g.Status != access.StatusActive {
 		t.Fatalf("after the deployment: %s, want active", g.Status)
 	}
+	// The portal says plainly who ends it.
+	page := e.portalCall("GET", "/api/portal/grants/"+customerTenant+"/"+grantID, operator, nil, nil)
+	if page.Status != http.StatusOK || !strings.Contains(string(page.Raw), "removes the Azure Lighthouse delegation itself") {
+		t.Errorf("the portal's grant page (%d) does not say the app removes the delegation", page.Status)
+	}
 	rev := e.ticket(map[string]any{"deliveryId": "d-arm-2", "action": "revoke-access", "customerTenantId": customerTenant, "grantId": grantID})
 	if rev.Status != http.StatusOK {
 		t.Fatalf("revoke: got %d %s", rev.Status, rev.Raw)

@@ -113,7 +113,7 @@ func (d Deps) pageBase(pg portalPage, v viewer, title string) pageBase {
 }
 
 func (d Deps) grantRow(pg portalPage, g access.Grant, now time.Time) grantRow {
-	r := grantRow{ID: g.ID, Customer: g.CustomerTenantID, Method: string(g.Method), Status: string(g.Status),
+	r := grantRow{ID: g.ID, Customer: g.CustomerTenantID, Method: string(g.Method), Status: string(g.Status), HowItEnds: howItEnds(g),
 		Ticket: g.Ticket.String(), URL: pg.grantPath(g.CustomerTenantID, g.ID), Principal: g.PrincipalID, Reason: g.Reason}
 	for _, id := range g.Roles {
 		r.Roles = append(r.Roles, access.RoleName(id))
@@ -126,4 +126,13 @@ func (d Deps) grantRow(pg portalPage, g access.Grant, now time.Time) grantRow {
 		}
 	}
 	return r
+}
+
+// howItEnds is what the grant's page says of its end: a Lighthouse
+// delegation never ends by itself, so the page says the app removes it.
+func howItEnds(g access.Grant) string {
+	if g.Method == access.Lighthouse {
+		return access.LighthouseRemoval
+	}
+	return ""
 }

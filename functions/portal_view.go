@@ -38,10 +38,12 @@ type statusCount struct {
 
 type grantRow struct {
 	ID, Customer, Method, Status, Ticket, URL, Principal, Reason string
-	Roles                                                        []string
-	Expires                                                      time.Time
-	ExpiresText                                                  string
-	DaysLeft                                                     int
+	// HowItEnds says who ends the access, where the method needs saying.
+	HowItEnds   string
+	Roles       []string
+	Expires     time.Time
+	ExpiresText string
+	DaysLeft    int
 }
 
 type auditRow struct{ At, Action, Detail string }
