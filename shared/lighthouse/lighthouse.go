@@ -11,9 +11,10 @@
 // recognises every line. Rendering is pure: no network, the same offer always
 // gives the same bytes.
 //
-// A Lighthouse delegation never expires by itself; the app records the grant
-// and asks the customer to remove the delegation at expiry, which is why the
-// default offer also gives the partner the role that deletes the assignment.
+// A Lighthouse delegation never expires by itself; the app watches it in
+// Azure Resource Manager and deletes the registration assignment itself at
+// the end, which is why the offer gives the app's own identity (and only
+// it) the role that deletes the assignment (Offer.WithApp).
 package lighthouse
 
 import (
@@ -87,31 +88,57 @@ const DefaultMaximumActivation = "PT8H"
 
 // DefaultOffer is the least-privilege, time-bound offer of Microsoft's
 // guide for Security Copilot over Microsoft Sentinel: the partner group
-// reads Sentinel permanently, responds to incidents only after a just-in-time
-// activation (PIM, multifactor authentication, at most 8 hours), and can
-// remove the delegation itself when the grant ends. DefaultOffer does not
-// validate; Render does.
+// reads Sentinel permanently and responds to incidents only after a
+// just-in-time activation (PIM, multifactor authentication, at most 8
+// hours). Nobody in the partner group can remove the delegation: the app
+// does it itself when the grant ends, through the authorization WithApp
+// adds. DefaultOffer does not validate; Render does.
 func DefaultOffer(partnerTenantID, groupID, groupName, subscriptionID string) Offer {
 	who := groupName
 	if strings.TrimSpace(who) == "" {
 		who = "The partner's security group"
 	}
 	return Offer{
-		MSPOfferName: "Security Copilot partner access",
-		MSPOfferDescription: fmt.Sprintf("%s reads Microsoft Sentinel, responds to incidents only through a just-in-time activation "+
-			"(PIM, MFA, at most 8 hours), and removes this delegation when the grant ends. "+
+		MSPOfferName: DefaultOfferName,
+		MSPOfferDescription: fmt.Sprintf("%s reads Microsoft Sentinel and responds to incidents only through a just-in-time activation "+
+			"(PIM, MFA, at most 8 hours). The partner's access app removes this delegation itself when the grant ends. "+
 			"Security Copilot prompts run on the partner's capacity (SCUs).", who),
 		ManagedByTenantID: partnerTenantID,
 		Scope:             Scope{SubscriptionID: subscriptionID},
 		Authorizations: []Authorization{
 			{PrincipalID: groupID, PrincipalDisplayName: groupName, RoleDefinitionID: SentinelReaderID},
-			{PrincipalID: groupID, PrincipalDisplayName: groupName, RoleDefinitionID: RegistrationAssignmentDeleteID},
 		},
 		EligibleAuthorizations: []EligibleAuthorization{
 			{PrincipalID: groupID, PrincipalDisplayName: groupName, RoleDefinitionID: SentinelResponderID,
 				MaximumActivation: DefaultMaximumActivation, RequireMFA: true},
 		},
 	}
+}
+
+// DefaultOfferName is the name DefaultOffer gives the registration
+// definition.
+const DefaultOfferName = "Security Copilot partner access"
+
+// AppDisplayName is how the onboarding template shows the app's identity
+// to the customer.
+const AppDisplayName = "Security Copilot partner access app (removes this delegation when the grant ends)"
+
+// WithApp returns o with the app's own identity (the managed identity's
+// object id in the partner tenant, LIGHTHOUSE_APP_PRINCIPAL_ID) authorized
+// with the Managed Services Registration assignment Delete Role and nothing
+// else: it reads and deletes the registration assignment, which is how the
+// app ends the delegation (DESIGN §15). An offer that already gives the app
+// that role is returned unchanged.
+func (o Offer) WithApp(appPrincipalID string) Offer {
+	id := strings.ToLower(strings.TrimSpace(appPrincipalID))
+	for _, a := range o.Authorizations {
+		if strings.EqualFold(strings.TrimSpace(a.PrincipalID), id) && strings.EqualFold(a.RoleDefinitionID, RegistrationAssignmentDeleteID) {
+			return o
+		}
+	}
+	o.Authorizations = append(append([]Authorization(nil), o.Authorizations...),
+		Authorization{PrincipalID: id, PrincipalDisplayName: AppDisplayName, RoleDefinitionID: RegistrationAssignmentDeleteID})
+	return o
 }
 
 // Render returns the onboarding ARM template for o: indented JSON, complete

@@ -23,10 +23,11 @@ const (
 	socGroup      = "6a1d2c3b-4e5f-4a6b-9c8d-7e6f5a4b3c2d"
 	leadsGroup    = "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"
 	subscription  = "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"
+	appIdentity   = "7c6b5a49-3827-4165-9f0e-d1c2b3a49586"
 )
 
 func defaultOffer() Offer {
-	return DefaultOffer(partnerTenant, socGroup, "Fabrikam SOC Analysts", subscription)
+	return DefaultOffer(partnerTenant, socGroup, "Fabrikam SOC Analysts", subscription).WithApp(appIdentity)
 }
 
 // rgOffer delegates only the resource group of the Sentinel workspace, with
@@ -201,6 +202,7 @@ func TestRenderShapeSubscription(t *testing.T) {
 		{[]any{"parameters", "authorizations", "defaultValue", 0, "principalId"}, socGroup},
 		{[]any{"parameters", "authorizations", "defaultValue", 0, "principalIdDisplayName"}, "Fabrikam SOC Analysts"},
 		{[]any{"parameters", "authorizations", "defaultValue", 0, "roleDefinitionId"}, SentinelReaderID},
+		{[]any{"parameters", "authorizations", "defaultValue", 1, "principalId"}, appIdentity},
 		{[]any{"parameters", "authorizations", "defaultValue", 1, "roleDefinitionId"}, RegistrationAssignmentDeleteID},
 		{[]any{"parameters", "eligibleAuthorizations", "type"}, "array"},
 		{[]any{"parameters", "eligibleAuthorizations", "defaultValue", 0, "roleDefinitionId"}, SentinelResponderID},
@@ -516,12 +518,9 @@ func TestDefaultOffer(t *testing.T) {
 	}
 	var permanent []string
 	for _, a := range o.Authorizations {
-		permanent = append(permanent, a.RoleDefinitionID)
-		if a.PrincipalID != socGroup {
-			t.Errorf("authorization principal = %s, want the partner group %s", a.PrincipalID, socGroup)
-		}
+		permanent = append(permanent, a.PrincipalID+" "+a.RoleDefinitionID)
 	}
-	if want := []string{SentinelReaderID, RegistrationAssignmentDeleteID}; !reflect.DeepEqual(permanent, want) {
+	if want := []string{socGroup + " " + SentinelReaderID, appIdentity + " " + RegistrationAssignmentDeleteID}; !reflect.DeepEqual(permanent, want) {
 		t.Errorf("permanent roles = %v, want %v", permanent, want)
 	}
 	if len(o.EligibleAuthorizations) != 1 {
@@ -566,5 +565,55 @@ func TestCatalogue(t *testing.T) {
 	}
 	if _, ok := LookupRole("Contributor"); ok {
 		t.Errorf("LookupRole(Contributor) found, want it outside the catalogue")
+	}
+}
+
+func TestOnboardingNamesTheAppWithTheDeleteRoleAndNothingMore(t *testing.T) {
+	tmpl, roles, err := Templates{GroupName: "SOC", AppPrincipalID: strings.ToUpper(appIdentity)}.Onboarding(partnerTenant, socGroup, subscription)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{SentinelReaderID, SentinelResponderID}; !reflect.DeepEqual(roles, want) {
+		t.Errorf("partner roles = %v, want %v (the app's role is not the partner's access)", roles, want)
+	}
+	var doc struct {
+		Parameters struct {
+			Authorizations struct {
+				DefaultValue []struct{ PrincipalID, RoleDefinitionID string }
+			}
+			EligibleAuthorizations struct {
+				DefaultValue []struct{ PrincipalID, RoleDefinitionID string }
+			}
+		}
+	}
+	if err := json.Unmarshal(tmpl, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var app, groupDelete int
+	for _, a := range doc.Parameters.Authorizations.DefaultValue {
+		switch {
+		case a.PrincipalID == appIdentity && a.RoleDefinitionID == RegistrationAssignmentDeleteID:
+			app++
+		case a.PrincipalID == appIdentity:
+			t.Errorf("the app also gets %s", a.RoleDefinitionID)
+		case a.RoleDefinitionID == RegistrationAssignmentDeleteID:
+			groupDelete++
+		}
+	}
+	for _, a := range doc.Parameters.EligibleAuthorizations.DefaultValue {
+		if a.PrincipalID == appIdentity {
+			t.Errorf("the app is eligible for %s", a.RoleDefinitionID)
+		}
+	}
+	if app != 1 || groupDelete != 0 {
+		t.Errorf("app Delete Role %d times, partner group %d times; want 1 and 0", app, groupDelete)
+	}
+	// Without an app identity nobody gets the Delete Role.
+	tmpl, _, _ = Templates{GroupName: "SOC"}.Onboarding(partnerTenant, socGroup, subscription)
+	if strings.Contains(string(tmpl), RegistrationAssignmentDeleteID) {
+		t.Error("template without an app identity gives someone the Delete Role")
+	}
+	if o := defaultOffer(); !reflect.DeepEqual(o.WithApp(appIdentity), o) {
+		t.Error("WithApp twice added a second authorization")
 	}
 }
