@@ -71,3 +71,13 @@ func TestLighthouseWatchedAndRemovedThroughARM(t *testing.T) {
 		t.Fatalf("after revoke: %s, want revoked", g.Status)
 	}
 }
+
+func TestGrantExpiringWithAnUnknownCheckIsRejected(t *testing.T) {
+	e := newEnv(t)
+	body := []byte(`{"eventId":"chk-1","occurredAt":"2026-11-27T08:00:00Z","customerTenantId":"` + customerTenant +
+		`","grantId":"b2b:` + guestID + `","noticeDays":7,"expiresAt":"2027-01-01T00:00:00Z","check":"delegation"}`)
+	e.mustDeliver(FnGrantExpiring, "chk-1", 1, body)
+	if reason, ok := e.rejected(FnGrantExpiring, "chk-1"); !ok || !strings.Contains(reason, "check") {
+		t.Fatalf("a delegation check of a B2B grant: rejected %v (%q), want rejected naming check", ok, reason)
+	}
+}

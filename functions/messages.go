@@ -210,6 +210,12 @@ func parseGrantExpiring(body []byte, p access.Policy) (lifecycle.GrantExpiring, 
 		f["noticeDays"] = fmt.Sprintf("%d is not a notice stage (%v) or 0", *m.NoticeDays, p.NoticeDays)
 	}
 	f.time("expiresAt", m.ExpiresAt)
+	if m.Check != "" {
+		method, _, _ := access.SplitGrantID(m.GrantID)
+		if m.Check != lifecycle.CheckDelegation || method != access.Lighthouse {
+			f["check"] = "must be absent, or \"" + lifecycle.CheckDelegation + "\" for a Lighthouse grant"
+		}
+	}
 	m.CustomerTenantID = lower(m.CustomerTenantID)
 	return m, f.err()
 }
