@@ -23,7 +23,7 @@ type beyond struct {
 // test fails on it.
 var whyBeyond = map[string]string{
 	tablestore.TableGrants + " batch":    "after the notifications went out, one transaction marks their outbox rows sent: it cannot join the state change, which must commit before anything is sent, and without it the redelivery that at-least-once delivery brings would send both mails again",
-	tablestore.TableDueIndex + " upsert": "the grant's next action in the due index, so that the sweep reads only what is due and still finds the notice if its message is lost; the index is its own table, partitioned by day, and cannot be in the grant's transaction, which is one partition of Grants",
+	tablestore.TableDueIndex + " upsert": "the grant's next notice and its next access review (REVIEW_EVERY_DAYS) in the due index, so that the sweep reads only what is due and still finds them if a message is lost; the index is its own table, partitioned by the day each is due, and cannot be in the grant's transaction, which is one partition of Grants",
 	"enqueue grant-expiring":             "the next notice as a grant-expiring message scheduled for when it is due (DESIGN.md section 4): Table Storage has no timer, and without it the notice would wait for the next sweep",
 }
 
