@@ -105,16 +105,7 @@ func (s *Server) armRoutes() {
 			http.Error(w, "want a delegation with its subscriptionId", http.StatusBadRequest)
 			return
 		}
-		if d.Name == "" {
-			d.Name = newAssignmentID()
-		}
-		if d.ProvisioningState == "" {
-			d.ProvisioningState = "Succeeded"
-		}
-		s.arm.mu.Lock()
-		s.arm.delegations = append(s.arm.delegations, d)
-		s.arm.mu.Unlock()
-		writeJSON(w, r, http.StatusCreated, d)
+		writeJSON(w, r, http.StatusCreated, s.AddDelegation(d))
 	})
 	s.mux.HandleFunc("DELETE /_sim/arm/subscriptions/{sub}", func(w http.ResponseWriter, r *http.Request) {
 		s.arm.mu.Lock()
@@ -133,8 +124,9 @@ func (s *Server) armRoutes() {
 	})
 }
 
-// AddDelegation is the customer deploying an onboarding template.
-func (s *Server) AddDelegation(d Delegation) {
+// AddDelegation is the customer deploying an onboarding template; it
+// returns the delegation as recorded.
+func (s *Server) AddDelegation(d Delegation) Delegation {
 	if d.Name == "" {
 		d.Name = newAssignmentID()
 	}
@@ -144,6 +136,7 @@ func (s *Server) AddDelegation(d Delegation) {
 	s.arm.mu.Lock()
 	s.arm.delegations = append(s.arm.delegations, d)
 	s.arm.mu.Unlock()
+	return d
 }
 
 // Delegations are the registration assignments in place.

@@ -2,8 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -174,8 +172,7 @@ func (s *Service) reviveGuest(ctx context.Context, g access.Grant, userID, event
 // disabled, unless a new grant revived it since. The step is named by the
 // due entry, so a repeat counts once.
 func (s *Service) guestDeleteDue(ctx context.Context, e access.DueEntry) error {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%d\n%s", e.CustomerTenantID, e.GrantID, e.Stage, e.Due.UTC().Format(time.RFC3339))))
-	eventID := "guest-delete-" + hex.EncodeToString(h[:12])
+	eventID := dueEventID("guest-delete-", e)
 	_, err := s.apply(ctx, e.CustomerTenantID, e.GrantID, eventID, func(ctx context.Context, g access.Grant) (decision, error) {
 		if live(g) || g.Status == access.StatusRequested || g.PrincipalID == "" {
 			return decision{outcome: Stale}, nil // revived, or never had a guest

@@ -65,11 +65,9 @@ func (a *fakeAccounts) state(user string) (disabled, deleted bool) {
 func guestLife(t *testing.T, after string) (*fixture, *fakeAccounts) {
 	f := newFixture(t)
 	acc := newFakeAccounts(f.guests)
-	f.svc = New(Deps{Store: f.store, Guests: f.guests, GDAP: f.gdap, Publisher: f.pub, Notifier: f.notes, Templates: f.tmpl,
-		Domains: f.doms, Clock: f.clock, Accounts: acc},
-		Options{Policy: access.DefaultPolicy(), Channels: access.Channels{Mail: true}, PartnerTenantID: partner, SecurityGroupID: group,
-			Guests: GuestOptions{AfterEnd: after, DeleteAfterDays: 30}})
-	return f, acc
+	return f.with(func(d *Deps, o *Options) {
+		d.Accounts, o.Guests = acc, GuestOptions{AfterEnd: after, DeleteAfterDays: 30}
+	}), acc
 }
 
 // invitedAndActive requests a guest for email through the ticket, delivers

@@ -2,8 +2,6 @@ package lifecycle
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -54,8 +52,7 @@ func (s *Service) scheduleIdleCheck(ctx context.Context, g access.Grant, from ti
 // idleDue is a due idle check: revoke the grant if its guest has not signed
 // in for IdleRevokeDays, or check again that long after the last sign-in.
 func (s *Service) idleDue(ctx context.Context, e access.DueEntry) error {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%d\n%s", e.CustomerTenantID, e.GrantID, e.Stage, e.Due.UTC().Format(time.RFC3339))))
-	eventID := "idle-" + hex.EncodeToString(h[:12])
+	eventID := dueEventID("idle-", e)
 	g, _, err := s.store.Grant(ctx, e.CustomerTenantID, e.GrantID)
 	if access.IsKind(err, access.KindNotFound) || (err == nil && (g.Status != access.StatusActive || s.signIns == nil || s.opts.IdleRevokeDays <= 0)) {
 		s.forgetDue(ctx, e)

@@ -35,13 +35,8 @@ func (f *fakeSignIns) signedIn(user string, at time.Time) {
 }
 
 func idleFixture(t *testing.T, days int) (*fixture, *fakeSignIns) {
-	f := newFixture(t)
 	si := &fakeSignIns{last: map[string]time.Time{}}
-	f.svc = New(Deps{Store: f.store, Guests: f.guests, GDAP: f.gdap, Publisher: f.pub, Notifier: f.notes, Templates: f.tmpl,
-		Domains: f.doms, Clock: f.clock, SignIns: si},
-		Options{Policy: access.DefaultPolicy(), Channels: access.Channels{Mail: true}, PartnerTenantID: partner, SecurityGroupID: group,
-			IdleRevokeDays: days})
-	return f, si
+	return newFixture(t).with(func(d *Deps, o *Options) { d.SignIns, o.IdleRevokeDays = si, days }), si
 }
 
 func TestIdleGuestIsRevoked(t *testing.T) {

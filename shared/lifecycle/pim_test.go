@@ -56,13 +56,8 @@ func (p *fakePIM) end(principal, role string) (time.Time, bool) {
 }
 
 func pimFixture(t *testing.T, noP2 bool) (*fixture, *fakePIM) {
-	f := newFixture(t)
 	p := &fakePIM{ends: map[string]time.Time{}, noP2: noP2}
-	f.svc = New(Deps{Store: f.store, Guests: f.guests, GDAP: f.gdap, Publisher: f.pub, Notifier: f.notes, Templates: f.tmpl,
-		Domains: f.doms, Clock: f.clock, TimeBound: p},
-		Options{Policy: access.DefaultPolicy(), Channels: access.Channels{Mail: true}, PartnerTenantID: partner, SecurityGroupID: group,
-			TimeBound: true})
-	return f, p
+	return newFixture(t).with(func(d *Deps, o *Options) { d.TimeBound, o.TimeBound = p, true }), p
 }
 
 func TestPIMRolesEndWithTheGrant(t *testing.T) {

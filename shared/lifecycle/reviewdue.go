@@ -73,12 +73,18 @@ func (s *Service) scheduleReview(ctx context.Context, g access.Grant) error {
 	return nil
 }
 
+// dueEventID is the ledger's name for the handling of a due entry: the
+// same entry is handled once, however often the sweep finds it.
+func dueEventID(prefix string, e access.DueEntry) string {
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%d\n%s", e.CustomerTenantID, e.GrantID, e.Stage, e.Due.UTC().Format(time.RFC3339))))
+	return prefix + hex.EncodeToString(h[:12])
+}
+
 // reviewDue handles a due review entry for the sweep: a request asks the
 // customer's contacts and sets the deadline; a deadline unanswered ends as
 // configured. Every step is named by the entry, so a repeat counts once.
 func (s *Service) reviewDue(ctx context.Context, e access.DueEntry) error {
-	h := sha256.Sum256([]byte(fmt.Sprintf("%s\n%s\n%d\n%s", e.CustomerTenantID, e.GrantID, e.Stage, e.Due.UTC().Format(time.RFC3339))))
-	eventID := "review-" + hex.EncodeToString(h[:12])
+	eventID := dueEventID("review-", e)
 	g, _, err := s.store.Grant(ctx, e.CustomerTenantID, e.GrantID)
 	if access.IsKind(err, access.KindNotFound) || (err == nil && !live(g)) {
 		s.forgetDue(ctx, e) // the grant ended: nothing to review

@@ -62,6 +62,16 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// with rebuilds the fixture's service over the same fakes, with adjust's
+// changes to the dependencies and options (mail only, the partner's group).
+func (f *fixture) with(adjust func(*Deps, *Options)) *fixture {
+	d := Deps{Store: f.store, Guests: f.guests, GDAP: f.gdap, Publisher: f.pub, Notifier: f.notes, Templates: f.tmpl, Domains: f.doms, Clock: f.clock}
+	o := Options{Policy: access.DefaultPolicy(), Channels: access.Channels{Mail: true}, PartnerTenantID: partner, SecurityGroupID: group}
+	adjust(&d, &o)
+	f.svc = New(d, o)
+	return f
+}
+
 // invitation is an invitation-sent message for the test guest.
 func invitation(eventID string, roles ...string) InvitationSent {
 	if len(roles) == 0 {
