@@ -106,22 +106,27 @@ func (s *Service) removeAccess(ctx context.Context, g access.Grant, ev access.Ev
 	at := s.Now()
 	switch g.Method {
 	case access.B2B:
+		if g.Status != access.StatusActive && g.Status != access.StatusPending {
+			return nil, nil
+		}
+		// The trail says which roles the app made and who made the guest.
+		trail, err := s.store.Audit(ctx, g.CustomerTenantID, g.ID)
+		if err != nil {
+			return nil, fmt.Errorf("read the audit trail of %s: %w", g.ID, err)
+		}
 		var audit []access.AuditEntry
 		if g.Status == access.StatusActive {
-			removed, err := s.removeGuestRoles(ctx, g, eventID)
+			removed, err := s.removeGuestRoles(ctx, g, trail, eventID)
 			if err != nil {
 				return nil, err
 			}
 			audit = removed
 		}
-		if g.Status == access.StatusActive || g.Status == access.StatusPending {
-			retired, err := s.retireGuest(ctx, g, eventID)
-			if err != nil {
-				return nil, err
-			}
-			audit = append(audit, retired...)
+		retired, err := s.retireGuest(ctx, g, trail, eventID)
+		if err != nil {
+			return nil, err
 		}
-		return audit, nil
+		return append(audit, retired...), nil
 	case access.GDAP:
 		if ev.Type == access.EvExpire && g.Status == access.StatusActive {
 			return nil, nil
@@ -197,11 +202,7 @@ func containsFold(list []string, s string) bool {
 // grant, whatever the grant's roles say now: those its audit trail records
 // as made and not yet removed, and the guest's assignments of the grant's
 // roles (the trail misses an assignment whose commit was lost).
-func (s *Service) removeGuestRoles(ctx context.Context, g access.Grant, eventID string) ([]access.AuditEntry, error) {
-	trail, err := s.store.Audit(ctx, g.CustomerTenantID, g.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read the audit trail of %s: %w", g.ID, err)
-	}
+func (s *Service) removeGuestRoles(ctx context.Context, g access.Grant, trail []access.AuditEntry, eventID string) ([]access.AuditEntry, error) {
 	// Time-bound roles first: Entra ends them by itself at the grant's end,
 	// but a revocation ends them now.
 	pimAudit, err := s.removeTimeBound(ctx, g, trail, eventID)

@@ -113,14 +113,10 @@ func invitationLine(at time.Time, eventID, email, userID string, existed bool) a
 // roles are gone: disabled if the app created it (and, with GuestDelete,
 // its deletion put in the due index), otherwise left as it is. It returns
 // the audit lines.
-func (s *Service) retireGuest(ctx context.Context, g access.Grant, eventID string) ([]access.AuditEntry, error) {
+func (s *Service) retireGuest(ctx context.Context, g access.Grant, trail []access.AuditEntry, eventID string) ([]access.AuditEntry, error) {
 	after := s.opts.Guests.AfterEnd
 	if s.accounts == nil || after == GuestKeep || g.PrincipalID == "" {
 		return nil, nil
-	}
-	trail, err := s.store.Audit(ctx, g.CustomerTenantID, g.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read the audit trail of %s: %w", g.ID, err)
 	}
 	st, now := guestStateOf(trail, g.PrincipalID), s.Now()
 	if !st.created {
