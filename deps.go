@@ -37,11 +37,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 	var cred azcore.TokenCredential
 	if cfg.TablesServiceURL != "" || cfg.ServiceBusNamespace != "" {
 		var err error
-		opts := &azidentity.ManagedIdentityCredentialOptions{}
-		if cfg.ManagedIdentityClientID != "" {
-			opts.ID = azidentity.ClientID(cfg.ManagedIdentityClientID)
-		}
-		if cred, err = azidentity.NewManagedIdentityCredential(opts); err != nil {
+		if cred, err = managedIdentity(cfg); err != nil {
 			return functions.Deps{}, nil, fmt.Errorf("managed identity: %w", err)
 		}
 	}
@@ -79,11 +75,7 @@ func buildDeps(ctx context.Context, cfg config.Config, logger *slog.Logger) (fun
 		if cfg.LocalGraph() {
 			armCred = arm.UnsignedCredential{TenantID: cfg.PartnerTenantID, ObjectID: cfg.LighthouseAppPrincipalID}
 		} else if armCred == nil {
-			opts := &azidentity.ManagedIdentityCredentialOptions{}
-			if cfg.ManagedIdentityClientID != "" {
-				opts.ID = azidentity.ClientID(cfg.ManagedIdentityClientID)
-			}
-			if armCred, err = azidentity.NewManagedIdentityCredential(opts); err != nil {
+			if armCred, err = managedIdentity(cfg); err != nil {
 				return functions.Deps{}, nil, fmt.Errorf("managed identity (ARM): %w", err)
 			}
 		}
@@ -146,4 +138,14 @@ func graphOptions(cfg config.Config, app config.App) graph.Options {
 		BaseURL: cfg.GraphBaseURL, Auth: app.Auth, ClientID: app.ClientID, ClientSecret: app.ClientSecret,
 		CertificatePath: app.CertificatePath, ManagedIdentityClientID: cfg.ManagedIdentityClientID,
 	}
+}
+
+// managedIdentity is the app's user-assigned identity (AZURE_CLIENT_ID), or
+// the system-assigned one without it.
+func managedIdentity(cfg config.Config) (azcore.TokenCredential, error) {
+	opts := &azidentity.ManagedIdentityCredentialOptions{}
+	if cfg.ManagedIdentityClientID != "" {
+		opts.ID = azidentity.ClientID(cfg.ManagedIdentityClientID)
+	}
+	return azidentity.NewManagedIdentityCredential(opts)
 }
