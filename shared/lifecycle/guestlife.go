@@ -130,6 +130,13 @@ func (s *Service) retireGuest(ctx context.Context, g access.Grant, trail []acces
 		if access.IsKind(err, access.KindNotFound) {
 			return nil, nil // deleted by the customer meanwhile
 		}
+		if access.IsKind(err, access.KindUnauthorized) {
+			// Graph refuses the app a user who holds an admin role (one the
+			// customer gave it), or the app lacks the permission: the grant
+			// still ends, the guest is left enabled, and the trail says why.
+			return []access.AuditEntry{{At: now, Action: ActionGuestLeft, EventID: eventID, Ref: g.PrincipalID,
+				Detail: fmt.Sprintf("guest %s left enabled: Graph refused to disable it (%s); the customer may disable it", g.PrincipalID, refusal(err))}}, nil
+		}
 		return nil, fmt.Errorf("disable guest %s: %w", g.PrincipalID, err)
 	}
 	detail := fmt.Sprintf("guest %s disabled: its grant ended and the app created it", g.PrincipalID)

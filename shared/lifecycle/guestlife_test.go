@@ -16,6 +16,7 @@ type fakeAccounts struct {
 	disabled map[tenantUser]bool
 	deleted  map[tenantUser]bool
 	calls    int
+	refuse   bool // Graph's 403 for a user holding an admin role
 }
 
 func newFakeAccounts(g *fakeGuests) *fakeAccounts {
@@ -38,6 +39,9 @@ func (a *fakeAccounts) SetAccountEnabled(_ context.Context, tenant, user string,
 	defer a.mu.Unlock()
 	a.calls++
 	k := tenantUser{tenant, strings.ToLower(user)}
+	if a.refuse {
+		return access.Errorf(access.KindUnauthorized, "Insufficient privileges to complete the operation")
+	}
 	if a.deleted[k] {
 		return access.Errorf(access.KindNotFound, "user %s is deleted", user)
 	}
@@ -244,5 +248,18 @@ func TestKeepLeavesEveryGuest(t *testing.T) {
 	f.expire(g)
 	if disabled, _ := acc.state(g.PrincipalID); disabled || acc.calls != 0 {
 		t.Fatal("B2B_GUEST_AFTER_END=keep disabled a guest")
+	}
+}
+
+func TestGuestGraphWillNotDisableStillEnds(t *testing.T) {
+	f, acc := guestLife(t, GuestDisable)
+	g := f.invitedAndActive("req-1", "new.analyst@fabrikam.example")
+	acc.refuse = true
+	f.expire(g)
+	if got := f.store.grant(t, customer, g.ID); got.Status != access.StatusExpired {
+		t.Fatalf("grant %s, want expired although Graph refused to disable its guest", got.Status)
+	}
+	if n := count(f.trailActions(g), ActionGuestLeft); n != 1 {
+		t.Errorf("trail %v: want the guest left enabled, said once", f.trailActions(g))
 	}
 }
