@@ -116,6 +116,13 @@ func (f fieldCheck) ticket(t access.Ticket) {
 	}
 }
 
+// contacts checks an activation message's ticket and contact addresses.
+func (f fieldCheck) contacts(c lifecycle.Contacts) {
+	f.ticket(c.Ticket)
+	f.emails("partnerContacts", c.PartnerContacts)
+	f.emails("customerContacts", c.CustomerContacts)
+}
+
 func (f fieldCheck) err() error {
 	if len(f) == 0 {
 		return nil
@@ -160,9 +167,7 @@ func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent
 	case m.DurationDays > p.B2BMaxDays:
 		f["durationDays"] = fmt.Sprintf("%d is over the %d-day cap", m.DurationDays, p.B2BMaxDays)
 	}
-	f.ticket(m.Ticket)
-	f.emails("partnerContacts", m.PartnerContacts)
-	f.emails("customerContacts", m.CustomerContacts)
+	f.contacts(m.Contacts)
 	m.CustomerTenantID, m.PartnerTenantID, m.InvitedUserID = lower(m.CustomerTenantID), lower(m.PartnerTenantID), lower(m.InvitedUserID)
 	m.Roles = roles
 	return m, roles, f.err()
@@ -182,9 +187,7 @@ func parseGDAPApproved(body []byte) (lifecycle.GDAPApproved, error) {
 	f.guid("partnerTenantId", m.PartnerTenantID, true)
 	f.guid("customerTenantId", m.CustomerTenantID, false)
 	f.guid("securityGroupId", m.SecurityGroupID, false)
-	f.ticket(m.Ticket)
-	f.emails("partnerContacts", m.PartnerContacts)
-	f.emails("customerContacts", m.CustomerContacts)
+	f.contacts(m.Contacts)
 	m.CustomerTenantID, m.PartnerTenantID, m.SecurityGroupID = lower(m.CustomerTenantID), lower(m.PartnerTenantID), lower(m.SecurityGroupID)
 	return m, f.err()
 }

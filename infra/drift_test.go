@@ -374,18 +374,8 @@ func TestPackageLayout(t *testing.T) {
 	}
 	t.Logf("scripts/package.sh took %s", time.Since(start).Round(100*time.Millisecond))
 
-	var host struct {
-		CustomHandler struct {
-			Description struct {
-				DefaultExecutablePath string `json:"defaultExecutablePath"`
-			} `json:"description"`
-		} `json:"customHandler"`
-	}
 	hostJSON := readFile(t, filepath.Join(repoRoot, "host.json"))
-	if err := json.Unmarshal(hostJSON, &host); err != nil {
-		t.Fatalf("host.json: %v", err)
-	}
-	handler := host.CustomHandler.Description.DefaultExecutablePath
+	handler := handlerPath(t, hostJSON)
 	if handler != "handler" {
 		t.Errorf("host.json customHandler.description.defaultExecutablePath = %q, but scripts/package.sh names the binary handler", handler)
 	}
@@ -709,4 +699,21 @@ func readZipEntry(t *testing.T, f *zip.File) []byte {
 
 func lineOf(text string, offset int) int {
 	return strings.Count(text[:offset], "\n") + 1
+}
+
+// handlerPath is the executable host.json's
+// customHandler.description.defaultExecutablePath names.
+func handlerPath(t *testing.T, hostJSON []byte) string {
+	t.Helper()
+	var host struct {
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string `json:"defaultExecutablePath"`
+			} `json:"description"`
+		} `json:"customHandler"`
+	}
+	if err := json.Unmarshal(hostJSON, &host); err != nil {
+		t.Fatalf("host.json: %v", err)
+	}
+	return host.CustomHandler.Description.DefaultExecutablePath
 }

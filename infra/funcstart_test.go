@@ -42,17 +42,7 @@ func TestFuncStartLayout(t *testing.T) {
 	if got := readFile(t, filepath.Join(dir, "host.json")); !bytes.Equal(got, hostJSON) {
 		t.Errorf("staged host.json differs from the repository's")
 	}
-	var host struct {
-		CustomHandler struct {
-			Description struct {
-				DefaultExecutablePath string `json:"defaultExecutablePath"`
-			} `json:"description"`
-		} `json:"customHandler"`
-	}
-	if err := json.Unmarshal(hostJSON, &host); err != nil {
-		t.Fatalf("host.json: %v", err)
-	}
-	exe := host.CustomHandler.Description.DefaultExecutablePath
+	exe := handlerPath(t, hostJSON)
 	if exe == "" {
 		t.Fatalf("host.json names no customHandler.description.defaultExecutablePath")
 	}

@@ -19,7 +19,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -27,6 +26,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 )
@@ -288,16 +289,12 @@ func ZonedText(t time.Time) string { return UTCText(t) + "+00:00" }
 
 // GUID returns a random (version 4) GUID, the form of the host's
 // invocation ids, RandGuid and lock tokens.
-func GUID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return FormatGUID(b)
-}
+func GUID() string { return uuid.NewString() }
 
 // FormatGUID lays 16 bytes out as a version 4 GUID, for callers that draw
 // the bytes from a seeded generator.
 func FormatGUID(b [16]byte) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuid.UUID(b).String()
 }

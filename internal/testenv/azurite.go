@@ -212,26 +212,7 @@ func UniqueName(tb testing.TB, prefix string) string {
 		tb.Fatalf("unique name: %v", err)
 	}
 	name := prefix + hex.EncodeToString(b[:])
-	if !ValidTableName(name) {
-		tb.Fatalf("unique name %q is not a valid table name: start the prefix with a letter, use letters and digits only", name)
-	}
 	return name
-}
-
-// ValidTableName reports whether s is a table name Azure and Azurite accept:
-// 3 to 63 letters and digits, starting with a letter.
-func ValidTableName(s string) bool {
-	if len(s) < 3 || len(s) > 63 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if !letter && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // azuriteProcess is an Azurite this process started.

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // userJSON is a user as Graph returns it. Graph answers null for absent
@@ -399,22 +401,6 @@ func (f filter) match(props map[string]string) bool {
 	return true
 }
 
-// isGUID reports whether s has the 8-4-4-4-12 hex form.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// isGUID reports whether s is a GUID as Graph parses one (.NET's
+// Guid.Parse: hyphenated, braced or 32 bare hex digits).
+func isGUID(s string) bool { return uuid.Validate(s) == nil }

@@ -24,7 +24,6 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +35,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Operation names, used to aim faults at one kind of request and to count
@@ -507,14 +508,7 @@ func decodeJSON(c *graphCall, v any) bool {
 	return true
 }
 
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40 // version 4
-	b[8] = b[8]&0x3f | 0x80 // RFC 4122 variant
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
+func newGUID() string { return uuid.NewString() }
 
 // newAssignmentID makes an id in the style of Graph's role assignment ids,
 // which are opaque base64url strings rather than GUIDs.

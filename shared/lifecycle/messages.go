@@ -10,33 +10,38 @@ import (
 // lifecycle publishes them and as its queue use cases take them once the
 // edge has decoded and checked them.
 
-// InvitationSent says a B2B guest invitation was sent.
-type InvitationSent struct {
-	EventID          string        `json:"eventId"`
-	OccurredAt       time.Time     `json:"occurredAt"`
-	CustomerTenantID string        `json:"customerTenantId"`
-	PartnerTenantID  string        `json:"partnerTenantId"`
-	InvitationID     string        `json:"invitationId"`
-	InvitedUserID    string        `json:"invitedUserId"`
-	InvitedUserEmail string        `json:"invitedUserEmail"`
-	Roles            []string      `json:"roles"` // role template ids (the edge normalizes display names)
-	DurationDays     int           `json:"durationDays"`
+// Contacts are the ticket a grant came from and the people told about it,
+// carried by both activation messages (their fields sit at the message's
+// top level).
+type Contacts struct {
 	Ticket           access.Ticket `json:"ticket"`
 	PartnerContacts  []string      `json:"partnerContacts"`
 	CustomerContacts []string      `json:"customerContacts"`
 }
 
+// InvitationSent says a B2B guest invitation was sent.
+type InvitationSent struct {
+	EventID          string    `json:"eventId"`
+	OccurredAt       time.Time `json:"occurredAt"`
+	CustomerTenantID string    `json:"customerTenantId"`
+	PartnerTenantID  string    `json:"partnerTenantId"`
+	InvitationID     string    `json:"invitationId"`
+	InvitedUserID    string    `json:"invitedUserId"`
+	InvitedUserEmail string    `json:"invitedUserEmail"`
+	Roles            []string  `json:"roles"` // role template ids (the edge normalizes display names)
+	DurationDays     int       `json:"durationDays"`
+	Contacts
+}
+
 // GDAPApproved says a customer approved a GDAP relationship.
 type GDAPApproved struct {
-	EventID          string        `json:"eventId"`
-	OccurredAt       time.Time     `json:"occurredAt"`
-	RelationshipID   string        `json:"relationshipId"`
-	PartnerTenantID  string        `json:"partnerTenantId"`
-	CustomerTenantID string        `json:"customerTenantId"`
-	SecurityGroupID  string        `json:"securityGroupId"`
-	Ticket           access.Ticket `json:"ticket"`
-	PartnerContacts  []string      `json:"partnerContacts"`
-	CustomerContacts []string      `json:"customerContacts"`
+	EventID          string    `json:"eventId"`
+	OccurredAt       time.Time `json:"occurredAt"`
+	RelationshipID   string    `json:"relationshipId"`
+	PartnerTenantID  string    `json:"partnerTenantId"`
+	CustomerTenantID string    `json:"customerTenantId"`
+	SecurityGroupID  string    `json:"securityGroupId"`
+	Contacts
 }
 
 // GrantExpiring says a notice stage (NoticeDays > 0) or the expiry itself

@@ -94,7 +94,7 @@ func (s *Service) PartnerCenter(ctx context.Context, ev PartnerCenterEvent) (Par
 		}
 		msg := GDAPApproved{EventID: eventID, OccurredAt: at.UTC(), RelationshipID: ev.RelationshipID,
 			PartnerTenantID: s.opts.PartnerTenantID, CustomerTenantID: customer, SecurityGroupID: g.PrincipalID,
-			Ticket: g.Ticket, PartnerContacts: g.PartnerContacts, CustomerContacts: g.CustomerContacts}
+			Contacts: Contacts{Ticket: g.Ticket, PartnerContacts: g.PartnerContacts, CustomerContacts: g.CustomerContacts}}
 		if err := s.pub.Publish(ctx, access.Message{Queue: QueueGDAPApproved, ID: eventID, Body: mustJSON(msg),
 			Properties: map[string]any{"source": "partner-center", "grantId": grantID}}); err != nil {
 			return PartnerCenterResult{}, fmt.Errorf("publish gdap-approved: %w", err)

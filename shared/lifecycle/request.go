@@ -155,8 +155,8 @@ func (r request) b2b(ctx context.Context) (access.Reply, error) {
 	sent := InvitationSent{
 		EventID: "invitation-" + cmd.DeliveryID, OccurredAt: s.Now(), CustomerTenantID: cmd.CustomerTenantID,
 		PartnerTenantID: cmd.PartnerTenantID, InvitationID: inv.ID, InvitedUserID: r.base.PrincipalID,
-		InvitedUserEmail: cmd.InviteeEmail, Roles: r.roles, DurationDays: r.days, Ticket: cmd.Ticket,
-		PartnerContacts: cmd.PartnerContacts, CustomerContacts: cmd.CustomerContacts,
+		InvitedUserEmail: cmd.InviteeEmail, Roles: r.roles, DurationDays: r.days,
+		Contacts: Contacts{Ticket: cmd.Ticket, PartnerContacts: cmd.PartnerContacts, CustomerContacts: cmd.CustomerContacts},
 	}
 	var reply access.Reply
 	_, err = s.apply(ctx, cmd.CustomerTenantID, r.base.ID, r.eventID, func(ctx context.Context, g access.Grant) (decision, error) {

@@ -102,6 +102,18 @@ func (f *fixture) mustSweep() SweepResult {
 	return res
 }
 
+// reviewAsked is a fixture with an active guest grant whose first access
+// review (30 days after start) the sweep has just asked for.
+func reviewAsked(t *testing.T, o ReviewOptions) (*fixture, access.Grant, time.Time) {
+	t.Helper()
+	f := reviewFixture(t, o)
+	g := f.activeGuest()
+	start := f.store.grant(t, customer, g.ID).CreatedAt
+	f.clock.Set(start.Add(30*access.Day + time.Hour))
+	f.mustSweep()
+	return f, g, start
+}
+
 func TestReviewIsAskedThenKeptByDefault(t *testing.T) {
 	f := reviewFixture(t, ReviewOptions{EveryDays: 30, DeadlineDays: 7, PortalURL: "https://portal.example/"})
 	g := f.activeGuest()
@@ -147,11 +159,7 @@ func TestReviewIsAskedThenKeptByDefault(t *testing.T) {
 }
 
 func TestReviewUnansweredRevokesWhenSoConfigured(t *testing.T) {
-	f := reviewFixture(t, ReviewOptions{EveryDays: 30, DeadlineDays: 7, RevokeByDefault: true})
-	g := f.activeGuest()
-	start := f.store.grant(t, customer, g.ID).CreatedAt
-	f.clock.Set(start.Add(30*access.Day + time.Hour))
-	f.mustSweep()
+	f, g, start := reviewAsked(t, ReviewOptions{EveryDays: 30, DeadlineDays: 7, RevokeByDefault: true})
 	f.clock.Set(start.Add(37*access.Day + time.Hour))
 	f.mustSweep()
 	got := f.store.grant(t, customer, g.ID)
@@ -164,11 +172,7 @@ func TestReviewUnansweredRevokesWhenSoConfigured(t *testing.T) {
 }
 
 func TestReviewAnsweredInTimeIsNotDefaulted(t *testing.T) {
-	f := reviewFixture(t, ReviewOptions{EveryDays: 30, DeadlineDays: 7, RevokeByDefault: true})
-	g := f.activeGuest()
-	start := f.store.grant(t, customer, g.ID).CreatedAt
-	f.clock.Set(start.Add(30*access.Day + time.Hour))
-	f.mustSweep()
+	f, g, start := reviewAsked(t, ReviewOptions{EveryDays: 30, DeadlineDays: 7, RevokeByDefault: true})
 	f.clock.Set(start.Add(32 * access.Day))
 	if _, err := f.svc.Review(f.ctx, ReviewInput{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-keep", Actor: "Megan", Decision: ReviewKeep}); err != nil {
 		t.Fatal(err)

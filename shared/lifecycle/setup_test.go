@@ -80,7 +80,7 @@ func invitation(eventID string, roles ...string) InvitationSent {
 	return InvitationSent{
 		EventID: eventID, OccurredAt: t0, CustomerTenantID: customer, PartnerTenantID: partner,
 		InvitationID: "inv-0", InvitedUserID: guestID, InvitedUserEmail: guestMail, Roles: roles, DurationDays: 90,
-		Ticket: ticket, PartnerContacts: []string{partnerMail}, CustomerContacts: []string{customerMail},
+		Contacts: testContacts,
 	}
 }
 
@@ -118,8 +118,12 @@ func (f *fixture) withRelationship(status string, roles ...string) {
 
 func approval(eventID string) GDAPApproved {
 	return GDAPApproved{EventID: eventID, OccurredAt: t0, RelationshipID: relID, PartnerTenantID: partner, CustomerTenantID: customer,
-		Ticket: ticket, PartnerContacts: []string{partnerMail}, CustomerContacts: []string{customerMail}}
+		Contacts: testContacts}
 }
+
+// testContacts are the fixture's ticket and the one partner and customer
+// contact its activation messages name.
+var testContacts = Contacts{Ticket: ticket, PartnerContacts: []string{partnerMail}, CustomerContacts: []string{customerMail}}
 
 // activeGDAP makes the test relationship's grant active and returns it.
 func (f *fixture) activeGDAP(roles ...string) access.Grant {

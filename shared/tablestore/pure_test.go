@@ -667,3 +667,26 @@ func TestRejectedPropsSplitBody(t *testing.T) {
 		}
 	}
 }
+
+func TestValidTableName(t *testing.T) {
+	tests := []struct {
+		name string
+		want bool
+	}{
+		{"Grants", true},
+		{"t1DueIndex", true},
+		{"ab", false},
+		{"abc", true},
+		{strings.Repeat("a", 63), true},
+		{strings.Repeat("a", 64), false},
+		{"1abc", false},
+		{"ab-c", false},
+		{"ab_c", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := validTableName(tt.name); got != tt.want {
+			t.Errorf("validTableName(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
