@@ -56,19 +56,29 @@ func parameter(tmpl map[string]any, name string) any {
 	return p["defaultValue"]
 }
 
-func (g *globals) delegate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("delegate", flag.ContinueOnError)
-	sub := fs.String("subscription", "", "the customer subscription of the lighthouse grant")
+// subscription reads the -subscription flag, required, of a command that
+// changes the simulator's Azure Resource Manager: local runs only.
+func (g *globals) subscription(cmd, usage string, args []string) (string, error) {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	sub := fs.String("subscription", "", usage)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return "", err
 	}
 	if err := localOnly(g.graphsim); err != nil {
-		return err
+		return "", err
 	}
 	if *sub == "" {
-		return errors.New("delegate: -subscription is required")
+		return "", errors.New(cmd + ": -subscription is required")
 	}
-	tmpl, err := g.onboardingTemplate(ctx, *sub)
+	return *sub, nil
+}
+
+func (g *globals) delegate(ctx context.Context, args []string) error {
+	sub, err := g.subscription("delegate", "the customer subscription of the lighthouse grant", args)
+	if err != nil {
+		return err
+	}
+	tmpl, err := g.onboardingTemplate(ctx, sub)
 	if err != nil {
 		return err
 	}
@@ -82,7 +92,7 @@ func (g *globals) delegate(ctx context.Context, args []string) error {
 		r, _ := m["roleDefinitionId"].(string)
 		auths = append(auths, map[string]string{"principalId": p, "roleDefinitionId": r})
 	}
-	body, _ := json.Marshal(map[string]any{"subscriptionId": *sub, "managedByTenantId": tenant, "offerName": offer, "authorizations": auths})
+	body, _ := json.Marshal(map[string]any{"subscriptionId": sub, "managedByTenantId": tenant, "offerName": offer, "authorizations": auths})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.graphsim+"/_sim/arm/delegations", bytes.NewReader(body))
 	if err != nil {
 		return err
@@ -91,29 +101,22 @@ func (g *globals) delegate(ctx context.Context, args []string) error {
 	if err := g.do(req); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.out, "deployed %q in subscription %s: %d authorizations, managed by %s\n", offer, *sub, len(auths), tenant)
+	fmt.Fprintf(g.out, "deployed %q in subscription %s: %d authorizations, managed by %s\n", offer, sub, len(auths), tenant)
 	return nil
 }
 
 func (g *globals) undelegate(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("undelegate", flag.ContinueOnError)
-	sub := fs.String("subscription", "", "the customer subscription to remove the delegation from")
-	if err := fs.Parse(args); err != nil {
+	sub, err := g.subscription("undelegate", "the customer subscription to remove the delegation from", args)
+	if err != nil {
 		return err
 	}
-	if err := localOnly(g.graphsim); err != nil {
-		return err
-	}
-	if *sub == "" {
-		return errors.New("undelegate: -subscription is required")
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, g.graphsim+"/_sim/arm/subscriptions/"+url.PathEscape(*sub), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, g.graphsim+"/_sim/arm/subscriptions/"+url.PathEscape(sub), nil)
 	if err != nil {
 		return err
 	}
 	if err := g.do(req); err != nil {
 		return err
 	}
-	fmt.Fprintf(g.out, "the customer removed the delegation of subscription %s\n", *sub)
+	fmt.Fprintf(g.out, "the customer removed the delegation of subscription %s\n", sub)
 	return nil
 }
