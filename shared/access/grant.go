@@ -288,6 +288,39 @@ type Change struct {
 	Outbox  []OutboxEntry
 }
 
+// OutboxRows is the change's outbox as a store writes it: each entry's
+// event and grant default to the change's, it belongs to the grant's
+// customer, and it starts unsent. An entry without an id or an event, for
+// another customer, or with an id used twice in the change is invalid.
+func (c Change) OutboxRows() ([]OutboxEntry, error) {
+	customer := c.Grant.CustomerTenantID
+	rows := make([]OutboxEntry, len(c.Outbox))
+	seen := make(map[[2]string]bool, len(c.Outbox))
+	for i, e := range c.Outbox {
+		if e.EventID == "" {
+			e.EventID = c.EventID
+		}
+		if e.GrantID == "" {
+			e.GrantID = c.Grant.ID
+		}
+		switch {
+		case e.ID == "":
+			return nil, Errorf(KindInvalid, "outbox row %d has no notification id", i)
+		case e.EventID == "":
+			return nil, Errorf(KindInvalid, "outbox row %d (%s) has no event id", i, e.ID)
+		case e.CustomerTenantID != "" && e.CustomerTenantID != customer:
+			return nil, Errorf(KindInvalid, "outbox row %d (%s) is for customer %s, the change for %s", i, e.ID, e.CustomerTenantID, customer)
+		case seen[[2]string{e.EventID, e.ID}]:
+			return nil, Errorf(KindInvalid, "outbox row %d (%s): notification id used twice", i, e.ID)
+		}
+		seen[[2]string{e.EventID, e.ID}] = true
+		e.CustomerTenantID = customer
+		e.Sent, e.SentAt, e.Version = false, time.Time{}, ""
+		rows[i] = e
+	}
+	return rows, nil
+}
+
 // LedgerEntry records that an event was applied, and how.
 type LedgerEntry struct {
 	EventID string

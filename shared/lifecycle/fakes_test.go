@@ -182,34 +182,14 @@ func (s *fakeStore) Commit(_ context.Context, c access.Change) error {
 			return access.Errorf(access.KindConflict, "event %s is in the ledger", c.EventID)
 		}
 	}
-	entries := make([]access.OutboxEntry, len(c.Outbox))
-	seen := map[pk]bool{}
-	for i, e := range c.Outbox {
-		if e.EventID == "" {
-			e.EventID = c.EventID
-		}
-		if e.GrantID == "" {
-			e.GrantID = g.ID
-		}
-		switch {
-		case e.ID == "":
-			return access.Errorf(access.KindInvalid, "outbox row %d has no id", i)
-		case e.EventID == "":
-			return access.Errorf(access.KindInvalid, "outbox row %d has no event id", i)
-		case e.CustomerTenantID != "" && e.CustomerTenantID != customer:
-			return access.Errorf(access.KindInvalid, "outbox row %d is for customer %s, the change for %s", i, e.CustomerTenantID, customer)
-		}
-		k := outboxKey(customer, e.EventID, e.ID)
-		if seen[k] {
-			return access.Errorf(access.KindInvalid, "outbox row %d: id %s used twice", i, e.ID)
-		}
-		if _, exists := s.outbox[k]; exists {
+	entries, err := c.OutboxRows()
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, exists := s.outbox[outboxKey(customer, e.EventID, e.ID)]; exists {
 			return access.Errorf(access.KindConflict, "outbox row %s exists", e.ID)
 		}
-		seen[k] = true
-		e.CustomerTenantID = customer
-		e.Sent, e.SentAt, e.Version = false, time.Time{}, ""
-		entries[i] = e
 		rows++
 	}
 	if rows > 100 {

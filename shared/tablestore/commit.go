@@ -166,30 +166,13 @@ func buildChange(c access.Change, now time.Time, stamp string) (batch, error) {
 			return b, err
 		}
 	}
-	seen := make(map[string]bool, len(c.Outbox))
-	for i, n := range c.Outbox {
+	rows, err := c.OutboxRows()
+	if err != nil {
+		return b, err
+	}
+	for i, n := range rows {
 		what := fmt.Sprintf("outbox row %d (%s)", i, n.ID)
-		if n.EventID == "" {
-			n.EventID = c.EventID
-		}
-		if n.GrantID == "" {
-			n.GrantID = g.ID
-		}
-		switch {
-		case n.ID == "":
-			return b, access.Errorf(access.KindInvalid, "outbox row %d has no notification id", i)
-		case n.EventID == "":
-			return b, access.Errorf(access.KindInvalid, "%s has no event id", what)
-		case n.CustomerTenantID != "" && n.CustomerTenantID != g.CustomerTenantID:
-			return b, access.Errorf(access.KindInvalid, "%s is for customer %s, the change for %s", what, n.CustomerTenantID, g.CustomerTenantID)
-		}
-		n.CustomerTenantID = g.CustomerTenantID
-		n.Sent, n.SentAt, n.Version = false, time.Time{}, ""
 		rk := outboxRowKey(n.EventID, n.ID)
-		if seen[rk] {
-			return b, access.Errorf(access.KindInvalid, "%s: notification id used twice", what)
-		}
-		seen[rk] = true
 		p, err := outboxProps(n, i)
 		if err != nil {
 			return b, err
