@@ -401,6 +401,7 @@ func (f filter) match(props map[string]string) bool {
 	return true
 }
 
-// isGUID reports whether s is a GUID as Graph parses one (.NET's
-// Guid.Parse: hyphenated, braced or 32 bare hex digits).
-func isGUID(s string) bool { return uuid.Validate(s) == nil }
+// isGUID reports whether s is a GUID in the 8-4-4-4-12 hex form, the only
+// form the simulator takes (uuid.Validate alone also takes braced, urn:uuid:
+// and bare forms).
+func isGUID(s string) bool { return len(s) == 36 && uuid.Validate(s) == nil }
