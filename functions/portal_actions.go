@@ -42,25 +42,22 @@ func (d Deps) portalAction(ctx context.Context, pg portalPage, v viewer) (funcho
 	// counts once.
 	h := sha256.Sum256([]byte(pg.action + "\n" + pg.customer + "\n" + pg.grantID + "\n" + token + "\n" + form.Get("days") + "\n" + form.Get("decision")))
 	eventID := "portal-" + hex.EncodeToString(h[:12])
-	actor := v.actor()
+	on := lifecycle.GrantCommand{CustomerTenantID: pg.customer, GrantID: pg.grantID, EventID: eventID, Actor: v.actor()}
 	switch pg.action {
 	case actRevoke:
-		_, err = d.Lifecycle.Revoke(ctx, lifecycle.RevokeInput{CustomerTenantID: pg.customer, GrantID: pg.grantID,
-			EventID: eventID, Actor: actor, Reason: "revoked in the portal"})
+		_, err = d.Lifecycle.Revoke(ctx, lifecycle.RevokeInput{GrantCommand: on, Reason: "revoked in the portal"})
 	case actExtend:
 		days, convErr := strconv.Atoi(strings.TrimSpace(form.Get("days")))
 		if convErr != nil || days < 1 {
 			return pg.fail(http.StatusBadRequest, "Invalid form", "days must be a whole number of days from 1"), nil
 		}
-		_, err = d.Lifecycle.Extend(ctx, lifecycle.ExtendInput{CustomerTenantID: pg.customer, GrantID: pg.grantID,
-			EventID: eventID, Actor: actor, Days: days})
+		_, err = d.Lifecycle.Extend(ctx, lifecycle.ExtendInput{GrantCommand: on, Days: days})
 	case actReview:
 		decision := lifecycle.ReviewDecision(form.Get("decision"))
 		if decision != lifecycle.ReviewKeep && decision != lifecycle.ReviewRevoke {
 			return pg.fail(http.StatusBadRequest, "Invalid form", "decision must be keep or revoke"), nil
 		}
-		_, err = d.Lifecycle.Review(ctx, lifecycle.ReviewInput{CustomerTenantID: pg.customer, GrantID: pg.grantID,
-			EventID: eventID, Actor: actor, Decision: decision})
+		_, err = d.Lifecycle.Review(ctx, lifecycle.ReviewInput{GrantCommand: on, Decision: decision})
 	}
 	switch kind := access.KindOf(err); {
 	case err == nil:

@@ -49,6 +49,11 @@ const deliveries = "deliveries"
 // eventID is the ledger's name for the command's delivery.
 func (c Command) eventID() string { return "ticket-" + c.DeliveryID }
 
+// onGrant is a revoke or extend command as the use cases take it.
+func (c Command) onGrant() GrantCommand {
+	return GrantCommand{CustomerTenantID: c.CustomerTenantID, GrantID: c.GrantID, EventID: c.eventID(), Actor: actorOf(c.Ticket, "ticket-webhook")}
+}
+
 // CommandResult is the answer to a command.
 type CommandResult struct {
 	Reply access.Reply
@@ -84,11 +89,9 @@ func (s *Service) TicketCommand(ctx context.Context, cmd Command) (CommandResult
 	case ActionRequest:
 		reply, err = s.Request(ctx, cmd)
 	case ActionRevoke:
-		reply, err = s.Revoke(ctx, RevokeInput{CustomerTenantID: cmd.CustomerTenantID, GrantID: cmd.GrantID,
-			EventID: cmd.eventID(), Actor: actorOf(cmd.Ticket, "ticket-webhook"), Reason: "revoked on request"})
+		reply, err = s.Revoke(ctx, RevokeInput{GrantCommand: cmd.onGrant(), Reason: "revoked on request"})
 	case ActionExtend:
-		reply, err = s.Extend(ctx, ExtendInput{CustomerTenantID: cmd.CustomerTenantID, GrantID: cmd.GrantID,
-			EventID: cmd.eventID(), Actor: actorOf(cmd.Ticket, "ticket-webhook"), Days: cmd.DurationDays})
+		reply, err = s.Extend(ctx, ExtendInput{GrantCommand: cmd.onGrant(), Days: cmd.DurationDays})
 	default:
 		return CommandResult{}, access.Invalid("invalid command", map[string]string{"action": "must be request-access, revoke-access or extend-access"})
 	}
@@ -127,13 +130,19 @@ func (s *Service) replay(ctx context.Context, cmd Command) (CommandResult, bool,
 	return CommandResult{Reply: reply, Replayed: true}, true, nil
 }
 
-// RevokeInput asks for a grant to end now.
-type RevokeInput struct {
+// GrantCommand names the grant a revoke, an extension or a review acts on,
+// the event the ledger records it under, and who asks.
+type GrantCommand struct {
 	CustomerTenantID string
 	GrantID          string
 	EventID          string // the ledger's name for this request
 	Actor            string // who asks, for the audit trail
-	Reason           string
+}
+
+// RevokeInput asks for a grant to end now.
+type RevokeInput struct {
+	GrantCommand
+	Reason string
 }
 
 // Revoke ends a grant now, taking away what the app granted.
@@ -149,11 +158,8 @@ func (s *Service) Revoke(ctx context.Context, in RevokeInput) (access.Reply, err
 
 // ExtendInput asks for a grant's end to move to Days from now.
 type ExtendInput struct {
-	CustomerTenantID string
-	GrantID          string
-	EventID          string
-	Actor            string
-	Days             int
+	GrantCommand
+	Days int
 }
 
 // Extend moves a grant's end to Days from now, within policy. A GDAP

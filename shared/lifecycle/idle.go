@@ -92,7 +92,7 @@ func (s *Service) idleDue(ctx context.Context, e access.DueEntry) error {
 		if !last.IsZero() {
 			what = "last signed in " + last.UTC().Format(time.RFC3339)
 		}
-		_, err := s.Revoke(ctx, RevokeInput{CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, EventID: eventID, Actor: "idle check",
+		_, err := s.Revoke(ctx, RevokeInput{GrantCommand: GrantCommand{CustomerTenantID: g.CustomerTenantID, GrantID: g.ID, EventID: eventID, Actor: "idle check"},
 			Reason: fmt.Sprintf("idle: guest %s %s, over IDLE_REVOKE_DAYS (%d days)", g.PrincipalID, what, days)})
 		if err != nil && !access.IsKind(err, access.KindConflict) { // ended meanwhile: nothing to do
 			return fmt.Errorf("revoke idle grant %s: %w", g.ID, err)

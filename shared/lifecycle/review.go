@@ -20,11 +20,8 @@ const ActionReview = "review"
 
 // ReviewInput is a customer's answer to the access review of one grant.
 type ReviewInput struct {
-	CustomerTenantID string
-	GrantID          string
-	EventID          string // the ledger's name for this answer
-	Actor            string // who answered, for the audit trail
-	Decision         ReviewDecision
+	GrantCommand
+	Decision ReviewDecision
 }
 
 // Review records the customer's answer to an access review (DESIGN.md
@@ -35,8 +32,7 @@ type ReviewInput struct {
 func (s *Service) Review(ctx context.Context, in ReviewInput) (access.Reply, error) {
 	switch in.Decision {
 	case ReviewRevoke:
-		return s.Revoke(ctx, RevokeInput{CustomerTenantID: in.CustomerTenantID, GrantID: in.GrantID,
-			EventID: in.EventID, Actor: in.Actor, Reason: "revoked at its access review"})
+		return s.Revoke(ctx, RevokeInput{GrantCommand: in.GrantCommand, Reason: "revoked at its access review"})
 	case ReviewKeep:
 	default:
 		return access.Reply{}, access.Invalid("invalid review", map[string]string{"decision": "must be keep or revoke"})

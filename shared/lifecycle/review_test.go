@@ -13,8 +13,8 @@ func TestReviewKeepIsAuditedOnceAndChangesNothingElse(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
 	notified := len(f.notes.all())
-	in := ReviewInput{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-1",
-		Actor: "Megan Bowen <oid c0000000> (portal)", Decision: ReviewKeep}
+	in := ReviewInput{GrantCommand: GrantCommand{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-1",
+		Actor: "Megan Bowen <oid c0000000> (portal)"}, Decision: ReviewKeep}
 	reply, err := f.svc.Review(f.ctx, in)
 	if err != nil || reply.GrantID != g.ID || reply.Status != "active" {
 		t.Fatalf("keep: got %+v, %v", reply, err)
@@ -47,8 +47,8 @@ func TestReviewKeepIsAuditedOnceAndChangesNothingElse(t *testing.T) {
 func TestReviewRevokeEndsTheGrantThroughRevoke(t *testing.T) {
 	f := newFixture(t)
 	g := f.activeGuest()
-	reply, err := f.svc.Review(f.ctx, ReviewInput{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-2",
-		Actor: "Megan Bowen (portal)", Decision: ReviewRevoke})
+	reply, err := f.svc.Review(f.ctx, ReviewInput{GrantCommand: GrantCommand{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-2",
+		Actor: "Megan Bowen (portal)"}, Decision: ReviewRevoke})
 	if err != nil || reply.Status != "revoked" {
 		t.Fatalf("revoke: got %+v, %v", reply, err)
 	}
@@ -58,9 +58,9 @@ func TestReviewRevokeEndsTheGrantThroughRevoke(t *testing.T) {
 	if roles := f.guests.rolesOf(customer, guestID); len(roles) != 0 {
 		t.Errorf("roles after a revoking review: got %v, want none", roles)
 	}
-	_, err = f.svc.Review(f.ctx, ReviewInput{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-3", Decision: ReviewKeep})
+	_, err = f.svc.Review(f.ctx, ReviewInput{GrantCommand: GrantCommand{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-3"}, Decision: ReviewKeep})
 	wantKind(t, "keep a revoked grant", err, access.KindConflict)
-	_, err = f.svc.Review(f.ctx, ReviewInput{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-4", Decision: "maybe"})
+	_, err = f.svc.Review(f.ctx, ReviewInput{GrantCommand: GrantCommand{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-review-4"}, Decision: "maybe"})
 	wantKind(t, "bad decision", err, access.KindInvalid)
 }
 
@@ -174,7 +174,7 @@ func TestReviewUnansweredRevokesWhenSoConfigured(t *testing.T) {
 func TestReviewAnsweredInTimeIsNotDefaulted(t *testing.T) {
 	f, g, start := reviewAsked(t, ReviewOptions{EveryDays: 30, DeadlineDays: 7, RevokeByDefault: true})
 	f.clock.Set(start.Add(32 * access.Day))
-	if _, err := f.svc.Review(f.ctx, ReviewInput{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-keep", Actor: "Megan", Decision: ReviewKeep}); err != nil {
+	if _, err := f.svc.Review(f.ctx, ReviewInput{GrantCommand: GrantCommand{CustomerTenantID: customer, GrantID: g.ID, EventID: "portal-keep", Actor: "Megan"}, Decision: ReviewKeep}); err != nil {
 		t.Fatal(err)
 	}
 	f.clock.Set(start.Add(37*access.Day + time.Hour))

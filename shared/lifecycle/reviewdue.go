@@ -114,8 +114,8 @@ func (s *Service) reviewDue(ctx context.Context, e access.DueEntry) error {
 	switch {
 	case answered:
 	case s.reviews.RevokeByDefault:
-		_, err = s.Revoke(ctx, RevokeInput{CustomerTenantID: e.CustomerTenantID, GrantID: e.GrantID, EventID: eventID,
-			Actor: actor, Reason: "access review unanswered: revoked by default"})
+		_, err = s.Revoke(ctx, RevokeInput{GrantCommand: GrantCommand{CustomerTenantID: e.CustomerTenantID, GrantID: e.GrantID, EventID: eventID,
+			Actor: actor}, Reason: "access review unanswered: revoked by default"})
 		if access.IsKind(err, access.KindConflict) {
 			err = nil // ended meanwhile
 		}
