@@ -66,14 +66,15 @@ func timeBoundRoles(trail []access.AuditEntry) []string {
 	held := map[string]bool{}
 	var order []string
 	for _, a := range trail {
+		role := strings.ToLower(a.Role)
 		switch a.Action {
 		case ActionAssignRolePIM:
-			if !held[strings.ToLower(a.Role)] {
-				order = append(order, strings.ToLower(a.Role))
+			if !held[role] {
+				order = append(order, role)
 			}
-			held[strings.ToLower(a.Role)] = true
+			held[role] = true
 		case ActionRemoveRolePIM:
-			held[strings.ToLower(a.Role)] = false
+			held[role] = false
 		}
 	}
 	var out []string
