@@ -69,8 +69,8 @@ func timeBoundRoles(trail []access.AuditEntry) []string {
 		role := strings.ToLower(a.Role)
 		switch a.Action {
 		case ActionAssignRolePIM:
-			if !held[role] {
-				order = append(order, role)
+			if _, seen := held[role]; !seen {
+				order = append(order, role) // once, even if assigned again after a removal
 			}
 			held[role] = true
 		case ActionRemoveRolePIM:

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -108,5 +109,18 @@ func TestPIMWithoutP2FallsBackToDirectoryRoles(t *testing.T) {
 	f.command(revoke("rev-1", g.ID))
 	if roles := f.guests.rolesOf(customer, guestID); len(roles) != 0 {
 		t.Fatalf("after revoke: %v, want none", roles)
+	}
+}
+
+func TestTimeBoundRolesFromTheTrail(t *testing.T) {
+	trail := []access.AuditEntry{
+		{Action: ActionAssignRolePIM, Role: "A"},
+		{Action: ActionAssignRolePIM, Role: "b"},
+		{Action: ActionRemoveRolePIM, Role: "a"},
+		{Action: ActionAssignRolePIM, Role: "a"}, // assigned again after its removal
+		{Action: ActionRemoveRolePIM, Role: "B"},
+	}
+	if got := timeBoundRoles(trail); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("timeBoundRoles = %v, want [a] once", got)
 	}
 }
