@@ -146,14 +146,25 @@ func (f fieldCheck) roles(in []string) []string {
 	return roles
 }
 
-func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent, []string, error) {
-	var m lifecycle.InvitationSent
-	if err := decodeJSON(body, &m); err != nil {
-		return m, nil, err
+// decodeMessage decodes a queue message's body into m and checks the two
+// fields every message has, its event id and when it occurred (pointers
+// into m); the caller checks the rest in the fieldCheck it returns.
+func decodeMessage(body []byte, m any, eventID *string, occurredAt *time.Time) (fieldCheck, error) {
+	if err := decodeJSON(body, m); err != nil {
+		return nil, err
 	}
 	f := fieldCheck{}
-	f.required("eventId", m.EventID)
-	f.time("occurredAt", m.OccurredAt)
+	f.required("eventId", *eventID)
+	f.time("occurredAt", *occurredAt)
+	return f, nil
+}
+
+func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent, []string, error) {
+	var m lifecycle.InvitationSent
+	f, err := decodeMessage(body, &m, &m.EventID, &m.OccurredAt)
+	if err != nil {
+		return m, nil, err
+	}
 	f.guid("customerTenantId", m.CustomerTenantID, true)
 	f.guid("partnerTenantId", m.PartnerTenantID, true)
 	f.guid("invitedUserId", m.InvitedUserID, true)
@@ -175,12 +186,10 @@ func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent
 
 func parseGDAPApproved(body []byte) (lifecycle.GDAPApproved, error) {
 	var m lifecycle.GDAPApproved
-	if err := decodeJSON(body, &m); err != nil {
+	f, err := decodeMessage(body, &m, &m.EventID, &m.OccurredAt)
+	if err != nil {
 		return m, err
 	}
-	f := fieldCheck{}
-	f.required("eventId", m.EventID)
-	f.time("occurredAt", m.OccurredAt)
 	if f.required("relationshipId", m.RelationshipID) && !validRelationshipID(m.RelationshipID) {
 		f["relationshipId"] = "is not a relationship id"
 	}
@@ -194,12 +203,10 @@ func parseGDAPApproved(body []byte) (lifecycle.GDAPApproved, error) {
 
 func parseGrantExpiring(body []byte, p access.Policy) (lifecycle.GrantExpiring, error) {
 	var m lifecycle.GrantExpiring
-	if err := decodeJSON(body, &m); err != nil {
+	f, err := decodeMessage(body, &m, &m.EventID, &m.OccurredAt)
+	if err != nil {
 		return m, err
 	}
-	f := fieldCheck{}
-	f.required("eventId", m.EventID)
-	f.time("occurredAt", m.OccurredAt)
 	f.guid("customerTenantId", m.CustomerTenantID, true)
 	if f.required("grantId", m.GrantID) {
 		if _, _, ok := access.SplitGrantID(m.GrantID); !ok || len(m.GrantID) > 200 {

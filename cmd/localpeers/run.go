@@ -107,6 +107,18 @@ type peers struct {
 	mu      sync.Mutex
 }
 
+// keep records what arrived as the field `what` of one line of file,
+// beside when, logs it, and answers status; a line it cannot write is a
+// 500, so that the sender retries.
+func (p *peers) keep(w http.ResponseWriter, file, what string, v any, status int) {
+	if err := p.record(file, map[string]any{"at": time.Now().UTC(), what: v}); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p.log.Info("received", "what", what, "file", file)
+	w.WriteHeader(status)
+}
+
 // record appends one received message to a JSON-lines file.
 func (p *peers) record(file string, v any) error {
 	p.mu.Lock()
@@ -128,12 +140,7 @@ func (p *peers) teams(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not JSON", http.StatusBadRequest)
 		return
 	}
-	if err := p.record("teams.jsonl", map[string]any{"at": time.Now().UTC(), "card": card}); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	p.log.Info("teams card received")
-	w.WriteHeader(http.StatusAccepted)
+	p.keep(w, "teams.jsonl", "card", card, http.StatusAccepted)
 }
 
 // ticket checks the comment's signature as a ticketing system would: with
@@ -148,12 +155,7 @@ func (p *peers) ticket(w http.ResponseWriter, r *http.Request) {
 	}
 	var comment any
 	_ = json.Unmarshal(body, &comment)
-	if err := p.record("ticket.jsonl", map[string]any{"at": time.Now().UTC(), "comment": comment}); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	p.log.Info("ticket comment received")
-	w.WriteHeader(http.StatusNoContent)
+	p.keep(w, "ticket.jsonl", "comment", comment, http.StatusNoContent)
 }
 
 // partnerCenter sends the app a signed Partner Center event, as Partner

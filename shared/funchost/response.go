@@ -190,7 +190,8 @@ func WriteOutcome(w http.ResponseWriter, status int, logs []string) error {
 // Marshal encodes v as JSON without HTML escaping, as the host's own
 // serializer does: bodies are read by programs and people, not embedded in
 // HTML, and "<" beats "\u003c" in a log. The local host encodes the
-// invocations it sends with it too.
+// invocations it sends with it too, and notify its Teams cards and ticket
+// comments (a link keeps its "&" readable).
 func Marshal(v any) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

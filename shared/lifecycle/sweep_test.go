@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
 )
@@ -56,14 +55,7 @@ func TestSweepPublishesAGrantExpiringMessagePerDueEntry(t *testing.T) {
 
 func TestSweepRecordsGDAPDrift(t *testing.T) {
 	newEnd := relEnd.Add(180 * access.Day)
-	for _, tc := range []struct {
-		name       string
-		change     func(f *fixture)
-		wantStatus access.Status
-		wantEnd    time.Time
-		reason     string
-		drift      bool
-	}{
+	for _, tc := range []relationshipCase{
 		{"terminated", func(f *fixture) {
 			f.gdap.change(relID, func(r *access.Relationship) { r.Status = access.RelTerminated })
 		}, access.StatusRevoked, relEnd, "terminated in Partner Center", true},
@@ -96,10 +88,7 @@ func TestSweepRecordsGDAPDrift(t *testing.T) {
 			if res != want {
 				t.Fatalf("sweep: got %+v, want %+v", res, want)
 			}
-			got := f.store.grant(t, customer, g.ID)
-			if got.Status != tc.wantStatus || !got.ExpiresAt.Equal(tc.wantEnd) || !strings.Contains(got.Reason, tc.reason) {
-				t.Fatalf("grant: got %s until %v (%q), want %s until %v (%q)", got.Status, got.ExpiresAt, got.Reason, tc.wantStatus, tc.wantEnd, tc.reason)
-			}
+			tc.wantGrant(t, f.store.grant(t, customer, g.ID), strings.Contains)
 			if len(f.gdap.terminated) != 0 {
 				t.Errorf("terminated %v: drift is recorded, not acted on in Partner Center", f.gdap.terminated)
 			}

@@ -1,12 +1,11 @@
 package notify
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 )
 
 // The Teams Workflows "post a card when a webhook request is received"
@@ -90,7 +89,7 @@ func teamsCard(n access.Notification) ([]byte, error) {
 	if l := strings.TrimSpace(n.Link); isHTTPURL(l) {
 		card.Actions = []cardAction{{Type: "Action.OpenUrl", Title: "Open", URL: l}}
 	}
-	return marshal(teamsMessage{
+	return funchost.Marshal(teamsMessage{
 		Type:        "message",
 		Attachments: []teamsAttachment{{ContentType: cardContentType, Content: card}},
 	})
@@ -120,16 +119,4 @@ func factKeys(facts map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// marshal encodes v without HTML escaping: links keep their "&" readable,
-// and the receiver gets the same JSON either way.
-func marshal(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/mssp-tools/copilot-partner-access/shared/access"
+	"github.com/mssp-tools/copilot-partner-access/shared/funchost"
 	"github.com/mssp-tools/copilot-partner-access/shared/lifecycle"
 )
 
@@ -287,7 +288,7 @@ func (nt *Notifier) ticket(ctx context.Context, n access.Notification) (string, 
 	if facts == nil {
 		facts = map[string]string{} // an object, never null, for the receiver's sake
 	}
-	body, err := marshal(ticketComment{
+	body, err := funchost.Marshal(ticketComment{
 		Ticket: n.Ticket, GrantID: n.GrantID, CustomerTenantID: n.CustomerTenantID,
 		Subject: n.Subject, Text: n.Text, Facts: facts, Link: n.Link, IdempotencyKey: n.ID,
 	})
