@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -161,13 +162,7 @@ func (r *recorder) Publish(ctx context.Context, m access.Message) error {
 func (r *recorder) to(queue string) []access.Message {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []access.Message
-	for _, m := range r.msgs {
-		if m.Queue == queue {
-			out = append(out, m)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(r.msgs), func(m access.Message) bool { return m.Queue != queue })
 }
 
 // drain empties the visible part of the three queues, so that a test sees

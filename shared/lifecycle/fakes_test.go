@@ -929,13 +929,7 @@ func (p *fakePublisher) setFail(v bool) {
 func (p *fakePublisher) to(queue string) []access.Message {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var out []access.Message
-	for _, m := range p.msgs {
-		if m.Queue == queue {
-			out = append(out, m)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(p.msgs), func(m access.Message) bool { return m.Queue != queue })
 }
 
 // ---- notifier ----
