@@ -64,6 +64,32 @@ func TestTicketSinkChecksTheSignature(t *testing.T) {
 	}
 }
 
+func TestTeamsSinkKeepsEachCard(t *testing.T) {
+	p, srv := newPeers(t, "")
+	post := func(body string) int {
+		t.Helper()
+		resp, err := http.Post(srv.URL+"/teams", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := post("not json"); got != http.StatusBadRequest {
+		t.Errorf("a body that is not JSON: got %d, want 400", got)
+	}
+	for _, title := range []string{"first", "second"} {
+		if got := post(`{"type":"message","title":"` + title + `"}`); got != http.StatusAccepted {
+			t.Errorf("card %s: got %d, want 202", title, got)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(p.dir, "teams.jsonl"))
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"card":{`) || !strings.Contains(lines[1], `"second"`) || !strings.Contains(lines[0], `"at":`) {
+		t.Errorf("teams.jsonl: got %q, want the two cards in order, each with when it arrived", b)
+	}
+}
+
 // TestPartnerCenterEventVerifies: an event localpeers sends verifies as the
 // app verifies it on a local run: the certificate comes alone, and its
 // issuer from the caIssuers URL on localpeers' own origin, allowed by
