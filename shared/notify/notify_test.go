@@ -345,48 +345,42 @@ func TestTicketFactsNeverNull(t *testing.T) {
 }
 
 func TestHTTPStatus(t *testing.T) {
-	// The kind each answer gives; KindInternal stands for no error.
-	kinds := map[access.Kind][]int{
-		access.KindInternal: {http.StatusOK, http.StatusAccepted, http.StatusNoContent},
-		access.KindInvalid:  {http.StatusFound, http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound},
-		access.KindTransient: {http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
-			http.StatusBadGateway, http.StatusServiceUnavailable},
-	}
-	type answer struct {
-		status int
-		want   access.Kind
-	}
-	var tests []answer
-	for kind, statuses := range kinds {
-		for _, st := range statuses {
-			tests = append(tests, answer{st, kind})
-		}
+	tests := []struct {
+		want     access.Kind // KindInternal: no error
+		statuses []int
+	}{
+		{access.KindInternal, []int{http.StatusOK, http.StatusAccepted, http.StatusNoContent}},
+		{access.KindInvalid, []int{http.StatusFound, http.StatusBadRequest, http.StatusUnauthorized, http.StatusNotFound}},
+		{access.KindTransient, []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+			http.StatusBadGateway, http.StatusServiceUnavailable}},
 	}
 	for _, ch := range []access.Channel{access.ChannelTeams, access.ChannelTicket} {
 		for _, tt := range tests {
-			srv := newServer(t, tt.status)
-			n, _ := newNotifier(t, notify.Options{
-				TeamsWebhookURL:   srv.URL + teamsPath + teamsQuery,
-				TicketCallbackURL: srv.URL + "/comments?token=" + callbackTok,
-				SignTicket:        webhook.TicketCommentSigner([]byte(ticketSecret), clock),
-			})
-			err := n.Notify(context.Background(), notification(ch))
-			if tt.want == access.KindInternal {
-				if err != nil {
-					t.Errorf("%s answered %d: Notify = %v, want nil", ch, tt.status, err)
+			for _, status := range tt.statuses {
+				srv := newServer(t, status)
+				n, _ := newNotifier(t, notify.Options{
+					TeamsWebhookURL:   srv.URL + teamsPath + teamsQuery,
+					TicketCallbackURL: srv.URL + "/comments?token=" + callbackTok,
+					SignTicket:        webhook.TicketCommentSigner([]byte(ticketSecret), clock),
+				})
+				err := n.Notify(context.Background(), notification(ch))
+				if tt.want == access.KindInternal {
+					if err != nil {
+						t.Errorf("%s answered %d: Notify = %v, want nil", ch, status, err)
+					}
+					continue
 				}
-				continue
-			}
-			if got := access.KindOf(err); err == nil || got != tt.want {
-				t.Errorf("%s answered %d: Notify = %v (kind %v), want kind %v", ch, tt.status, err, got, tt.want)
-				continue
-			}
-			if !strings.Contains(err.Error(), "status "+strconv.Itoa(tt.status)) {
-				t.Errorf("%s answered %d: error %q does not name the status", ch, tt.status, err)
-			}
-			assertNoSecret(t, "error", err.Error())
-			if len(srv.requests()) != 1 {
-				t.Errorf("%s answered %d: %d requests, want 1 (redirects are not followed)", ch, tt.status, len(srv.requests()))
+				if got := access.KindOf(err); err == nil || got != tt.want {
+					t.Errorf("%s answered %d: Notify = %v (kind %v), want kind %v", ch, status, err, got, tt.want)
+					continue
+				}
+				if !strings.Contains(err.Error(), "status "+strconv.Itoa(status)) {
+					t.Errorf("%s answered %d: error %q does not name the status", ch, status, err)
+				}
+				assertNoSecret(t, "error", err.Error())
+				if len(srv.requests()) != 1 {
+					t.Errorf("%s answered %d: %d requests, want 1 (redirects are not followed)", ch, status, len(srv.requests()))
+				}
 			}
 		}
 	}
