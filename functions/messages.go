@@ -146,22 +146,22 @@ func (f fieldCheck) roles(in []string) []string {
 	return roles
 }
 
-// decodeMessage decodes a queue message's body into m and checks the two
-// fields every message has, its event id and when it occurred (pointers
-// into m); the caller checks the rest in the fieldCheck it returns.
-func decodeMessage(body []byte, m any, eventID *string, occurredAt *time.Time) (fieldCheck, error) {
+// decodeMessage decodes a queue message's body into m and checks the
+// Event every message has; the caller checks the rest in the fieldCheck it
+// returns.
+func decodeMessage(body []byte, m interface{ Head() lifecycle.Event }) (fieldCheck, error) {
 	if err := decodeJSON(body, m); err != nil {
 		return nil, err
 	}
 	f := fieldCheck{}
-	f.required("eventId", *eventID)
-	f.time("occurredAt", *occurredAt)
+	f.required("eventId", m.Head().EventID)
+	f.time("occurredAt", m.Head().OccurredAt)
 	return f, nil
 }
 
 func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent, []string, error) {
 	var m lifecycle.InvitationSent
-	f, err := decodeMessage(body, &m, &m.EventID, &m.OccurredAt)
+	f, err := decodeMessage(body, &m)
 	if err != nil {
 		return m, nil, err
 	}
@@ -186,7 +186,7 @@ func parseInvitationSent(body []byte, p access.Policy) (lifecycle.InvitationSent
 
 func parseGDAPApproved(body []byte) (lifecycle.GDAPApproved, error) {
 	var m lifecycle.GDAPApproved
-	f, err := decodeMessage(body, &m, &m.EventID, &m.OccurredAt)
+	f, err := decodeMessage(body, &m)
 	if err != nil {
 		return m, err
 	}
@@ -203,7 +203,7 @@ func parseGDAPApproved(body []byte) (lifecycle.GDAPApproved, error) {
 
 func parseGrantExpiring(body []byte, p access.Policy) (lifecycle.GrantExpiring, error) {
 	var m lifecycle.GrantExpiring
-	f, err := decodeMessage(body, &m, &m.EventID, &m.OccurredAt)
+	f, err := decodeMessage(body, &m)
 	if err != nil {
 		return m, err
 	}

@@ -211,8 +211,7 @@ func UniqueName(tb testing.TB, prefix string) string {
 	if _, err := rand.Read(b[:]); err != nil {
 		tb.Fatalf("unique name: %v", err)
 	}
-	name := prefix + hex.EncodeToString(b[:])
-	return name
+	return prefix + hex.EncodeToString(b[:])
 }
 
 // azuriteProcess is an Azurite this process started.

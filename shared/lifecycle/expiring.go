@@ -28,7 +28,7 @@ func (s *Service) Expiring(ctx context.Context, m GrantExpiring) (Outcome, error
 	if stage == 0 && s.Now().Add(earlyTolerance).Before(expiresAt) {
 		// Delivered early (a local queue caps delays at 7 days): send it
 		// again for the right time, under an id of its own.
-		again := GrantExpiring{EventID: m.EventID + "-deferred", OccurredAt: s.Now(), CustomerTenantID: m.CustomerTenantID,
+		again := GrantExpiring{Event: Event{EventID: m.EventID + "-deferred", OccurredAt: s.Now()}, CustomerTenantID: m.CustomerTenantID,
 			GrantID: m.GrantID, NoticeDays: &stage, ExpiresAt: expiresAt}
 		if err := s.pub.Publish(ctx, again.message(expiresAt)); err != nil {
 			return "", fmt.Errorf("defer early expiry: %w", err)

@@ -94,7 +94,7 @@ func (s *Service) watch(ctx context.Context, g access.Grant, eventID string, sin
 		return nil
 	}
 	stage := 0
-	m := GrantExpiring{EventID: eventID, OccurredAt: since, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID,
+	m := GrantExpiring{Event: Event{EventID: eventID, OccurredAt: since}, CustomerTenantID: g.CustomerTenantID, GrantID: g.ID,
 		NoticeDays: &stage, ExpiresAt: g.ExpiresAt, Check: CheckDelegation}
 	return s.recheckAt(ctx, g.CustomerTenantID, g.ID, eventID, nextWatch(since, s.Now()), why, QueueGrantExpiring, mustJSON(m))
 }

@@ -10,6 +10,16 @@ import (
 // lifecycle publishes them and as its queue use cases take them once the
 // edge has decoded and checked them.
 
+// Event is what every queue message carries first: the ledger's name for
+// it and when it happened.
+type Event struct {
+	EventID    string    `json:"eventId"`
+	OccurredAt time.Time `json:"occurredAt"`
+}
+
+// Head is the message's Event, for code that takes any of the messages.
+func (e Event) Head() Event { return e }
+
 // Contacts are the ticket a grant came from and the people told about it,
 // carried by both activation messages (their fields sit at the message's
 // top level).
@@ -21,26 +31,24 @@ type Contacts struct {
 
 // InvitationSent says a B2B guest invitation was sent.
 type InvitationSent struct {
-	EventID          string    `json:"eventId"`
-	OccurredAt       time.Time `json:"occurredAt"`
-	CustomerTenantID string    `json:"customerTenantId"`
-	PartnerTenantID  string    `json:"partnerTenantId"`
-	InvitationID     string    `json:"invitationId"`
-	InvitedUserID    string    `json:"invitedUserId"`
-	InvitedUserEmail string    `json:"invitedUserEmail"`
-	Roles            []string  `json:"roles"` // role template ids (the edge normalizes display names)
-	DurationDays     int       `json:"durationDays"`
+	Event
+	CustomerTenantID string   `json:"customerTenantId"`
+	PartnerTenantID  string   `json:"partnerTenantId"`
+	InvitationID     string   `json:"invitationId"`
+	InvitedUserID    string   `json:"invitedUserId"`
+	InvitedUserEmail string   `json:"invitedUserEmail"`
+	Roles            []string `json:"roles"` // role template ids (the edge normalizes display names)
+	DurationDays     int      `json:"durationDays"`
 	Contacts
 }
 
 // GDAPApproved says a customer approved a GDAP relationship.
 type GDAPApproved struct {
-	EventID          string    `json:"eventId"`
-	OccurredAt       time.Time `json:"occurredAt"`
-	RelationshipID   string    `json:"relationshipId"`
-	PartnerTenantID  string    `json:"partnerTenantId"`
-	CustomerTenantID string    `json:"customerTenantId"`
-	SecurityGroupID  string    `json:"securityGroupId"`
+	Event
+	RelationshipID   string `json:"relationshipId"`
+	PartnerTenantID  string `json:"partnerTenantId"`
+	CustomerTenantID string `json:"customerTenantId"`
+	SecurityGroupID  string `json:"securityGroupId"`
 	Contacts
 }
 
@@ -48,8 +56,7 @@ type GDAPApproved struct {
 // (NoticeDays == 0) of a grant is due. NoticeDays is required: nil is a
 // message that did not say.
 type GrantExpiring struct {
-	EventID          string    `json:"eventId"`
-	OccurredAt       time.Time `json:"occurredAt"`
+	Event
 	CustomerTenantID string    `json:"customerTenantId"`
 	GrantID          string    `json:"grantId"`
 	NoticeDays       *int      `json:"noticeDays"`

@@ -159,7 +159,7 @@ func (s *Service) nextAction(g access.Grant) access.Notice {
 func ExpiringMessage(customer, grantID string, expiresAt time.Time, stage int, now time.Time) GrantExpiring {
 	h := sha256.Sum256([]byte(customer + "\n" + grantID + "\n" + expiresAt.UTC().Format(time.RFC3339) + "\n" + strconv.Itoa(stage)))
 	return GrantExpiring{
-		EventID: "exp-" + hex.EncodeToString(h[:12]) + "-" + strconv.Itoa(stage), OccurredAt: now,
+		Event:            Event{EventID: "exp-" + hex.EncodeToString(h[:12]) + "-" + strconv.Itoa(stage), OccurredAt: now},
 		CustomerTenantID: customer, GrantID: grantID, NoticeDays: &stage, ExpiresAt: expiresAt.UTC(),
 	}
 }

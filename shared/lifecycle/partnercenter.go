@@ -92,7 +92,7 @@ func (s *Service) PartnerCenter(ctx context.Context, ev PartnerCenterEvent) (Par
 		if at.IsZero() {
 			at = s.Now()
 		}
-		msg := GDAPApproved{EventID: eventID, OccurredAt: at.UTC(), RelationshipID: ev.RelationshipID,
+		msg := GDAPApproved{Event: Event{EventID: eventID, OccurredAt: at.UTC()}, RelationshipID: ev.RelationshipID,
 			PartnerTenantID: s.opts.PartnerTenantID, CustomerTenantID: customer, SecurityGroupID: g.PrincipalID,
 			Contacts: Contacts{Ticket: g.Ticket, PartnerContacts: g.PartnerContacts, CustomerContacts: g.CustomerContacts}}
 		if err := s.pub.Publish(ctx, access.Message{Queue: QueueGDAPApproved, ID: eventID, Body: mustJSON(msg),

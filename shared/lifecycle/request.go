@@ -153,7 +153,7 @@ func (r request) b2b(ctx context.Context) (access.Reply, error) {
 	r.base.ID = access.GrantID(access.B2B, res.Result)
 	r.base.PrincipalID = res.Result
 	sent := InvitationSent{
-		EventID: "invitation-" + cmd.DeliveryID, OccurredAt: s.Now(), CustomerTenantID: cmd.CustomerTenantID,
+		Event: Event{EventID: "invitation-" + cmd.DeliveryID, OccurredAt: s.Now()}, CustomerTenantID: cmd.CustomerTenantID,
 		PartnerTenantID: cmd.PartnerTenantID, InvitationID: inv.ID, InvitedUserID: r.base.PrincipalID,
 		InvitedUserEmail: cmd.InviteeEmail, Roles: r.roles, DurationDays: r.days,
 		Contacts: Contacts{Ticket: cmd.Ticket, PartnerContacts: cmd.PartnerContacts, CustomerContacts: cmd.CustomerContacts},

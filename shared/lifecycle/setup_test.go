@@ -78,7 +78,7 @@ func invitation(eventID string, roles ...string) InvitationSent {
 		roles = []string{access.SecurityOperatorID}
 	}
 	return InvitationSent{
-		EventID: eventID, OccurredAt: t0, CustomerTenantID: customer, PartnerTenantID: partner,
+		Event: Event{EventID: eventID, OccurredAt: t0}, CustomerTenantID: customer, PartnerTenantID: partner,
 		InvitationID: "inv-0", InvitedUserID: guestID, InvitedUserEmail: guestMail, Roles: roles, DurationDays: 90,
 		Contacts: testContacts,
 	}
@@ -117,7 +117,7 @@ func (f *fixture) withRelationship(status string, roles ...string) {
 }
 
 func approval(eventID string) GDAPApproved {
-	return GDAPApproved{EventID: eventID, OccurredAt: t0, RelationshipID: relID, PartnerTenantID: partner, CustomerTenantID: customer,
+	return GDAPApproved{Event: Event{EventID: eventID, OccurredAt: t0}, RelationshipID: relID, PartnerTenantID: partner, CustomerTenantID: customer,
 		Contacts: testContacts}
 }
 
